@@ -1,0 +1,3 @@
+"""kwsdk: keyword spotting from data to device."""
+
+__version__ = "0.1.0"
