@@ -1,0 +1,206 @@
+"""Typed configuration for every pipeline stage.
+
+One dataclass per stage; `RunConfig` bundles them and is written, resolved,
+into every run folder (`config.json`). A user config file (JSON) may give
+any subset of fields; unknown keys are an error, so typos do not pass
+silently. This module is device-safe: no torch import.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+
+class ConfigError(ValueError):
+    """A configuration value or file is invalid."""
+
+
+@dataclass
+class FeatureConfig:
+    """Frontend parameters; the math is documented in kwsdk.frontend.features."""
+
+    preset: str = "default"
+    sample_rate: int = 16000
+    window_size: int = 480  # samples analysed per frame (30 ms)
+    hop_size: int = 320  # new samples per frame (20 ms)
+    nfft: int = 512
+    window: str = "hann"  # "hann" (periodic) or "hamming" (symmetric, ELL)
+    spectrum: str = "power"  # "power" |X|^2 or "magnitude" |X|
+    n_mels: int = 40
+    fmin: float = 20.0
+    fmax: float = 8000.0
+    mel_style: str = "hz"  # "hz": triangles in Hz; "ell": ELL's floored bin edges
+    log_offset: float = 1e-5  # log(mel + log_offset)
+    n_mfcc: int = 0  # 0: log-mel output; >0: orthonormal DCT-II, first n_mfcc
+
+    @property
+    def n_features(self) -> int:
+        return self.n_mfcc if self.n_mfcc > 0 else self.n_mels
+
+    @property
+    def frames_per_second(self) -> float:
+        return self.sample_rate / self.hop_size
+
+
+FEATURE_PRESETS: dict[str, dict[str, Any]] = {
+    # Chosen for accuracy per device cost: 30 ms Hann window, 20 ms hop,
+    # 40 mel bands in power; the usual KWS front end (TFLM, Hello Edge).
+    "default": {},
+    # The ELL tutorial's featurizer, for users migrating from it.
+    "ell": dict(
+        window_size=512, hop_size=512, nfft=512, window="hamming",
+        spectrum="magnitude", n_mels=80, fmin=0.0, fmax=8000.0,
+        mel_style="ell", log_offset=1.0, n_mfcc=0,
+    ),
+}
+
+
+def feature_preset(name: str) -> FeatureConfig:
+    if name not in FEATURE_PRESETS:
+        raise ConfigError(f"unknown feature preset {name!r}; choose from {sorted(FEATURE_PRESETS)}")
+    return FeatureConfig(preset=name, **FEATURE_PRESETS[name])
+
+
+@dataclass
+class DataConfig:
+    keywords: list[str] = field(
+        default_factory=lambda: ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
+    )
+    val_percent: float = 10.0
+    test_percent: float = 10.0
+    max_per_class: int = 0  # 0: no limit
+    bad_list: str = ""  # file of relative paths to skip (read only)
+    silence_clips_from_noise: int = 0  # extra 1 s noise cuts per split when no _silence_ folder
+
+
+@dataclass
+class AugmentConfig:
+    noise_prob: float = 0.9
+    snr_db_min: float = 0.0
+    snr_db_max: float = 25.0
+    shift_ms: float = 100.0  # random time shift of each clip, +-
+    gain_db_min: float = -20.0
+    gain_db_max: float = 6.0
+    time_mask_max: int = 0  # frames; 0: off
+    freq_mask_max: int = 0  # mel bands; 0: off
+
+
+@dataclass
+class StreamConfig:
+    """Synthetic continuous streams for streaming training and evaluation."""
+
+    seconds: float = 8.0  # training sequence length
+    gap_min: float = 0.2  # noise gap between utterances (s)
+    gap_max: float = 1.5
+    p_keyword: float = 0.5  # per utterance slot; rest unknown / silence
+    p_unknown: float = 0.3
+    # Per-frame targets: keyword label on [onset + target_start*len, offset + target_tail]
+    target_start: float = 0.6
+    target_tail: float = 0.1
+    digital_silence_prob: float = 0.05
+
+
+@dataclass
+class ModelConfig:
+    cell: str = "gru"  # "gru" or "lstm"
+    hidden: int = 128
+    layers: int = 2
+    dropout: float = 0.1
+
+
+@dataclass
+class TrainConfig:
+    epochs: int = 30
+    steps_per_epoch: int = 60
+    batch_size: int = 32
+    optimizer: str = "adamw"  # "adamw", "adam", "rmsprop", "sgd"
+    lr: float = 3e-3
+    weight_decay: float = 1e-4
+    schedule: str = "onecycle"  # "onecycle", "cosine", "constant"
+    grad_clip: float = 1.0
+    label_smoothing: float = 0.05
+    seed: int = 0
+    threads: int = 0  # 0: torch default
+    # After training: pick the detection threshold on a validation stream.
+    calibrate_minutes: float = 20.0
+    target_fa_per_hour: float = 1.0
+
+
+@dataclass
+class DetectorConfig:
+    """The detection rule shared by `kwsdk eval --stream` and the C detector.
+
+    Spelled out in kwsdk.detector.
+    """
+
+    smooth_frames: int = 10
+    threshold: float = 0.6
+    thresholds: dict[str, float] = field(default_factory=dict)  # per-keyword overrides
+    refractory_s: float = 1.0
+
+
+@dataclass
+class RunConfig:
+    features: FeatureConfig = field(default_factory=FeatureConfig)
+    data: DataConfig = field(default_factory=DataConfig)
+    augment: AugmentConfig = field(default_factory=AugmentConfig)
+    stream: StreamConfig = field(default_factory=StreamConfig)
+    model: ModelConfig = field(default_factory=ModelConfig)
+    train: TrainConfig = field(default_factory=TrainConfig)
+    detector: DetectorConfig = field(default_factory=DetectorConfig)
+
+    def to_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self)
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any], source: str = "config") -> "RunConfig":
+        cfg = cls()
+        for key, value in d.items():
+            if key not in {f.name for f in dataclasses.fields(cls)}:
+                raise ConfigError(f"{source}: unknown section {key!r}")
+            if not isinstance(value, dict):
+                raise ConfigError(f"{source}: section {key!r} must be an object")
+            section = getattr(cfg, key)
+            if key == "features" and "preset" in value:
+                section = feature_preset(value["preset"])
+            setattr(cfg, key, _update(section, value, f"{source}: {key}"))
+        return cfg
+
+    def save(self, path: Path) -> None:
+        from kwsdk.fileio import atomic_write_text
+
+        atomic_write_text(Path(path), json.dumps(self.to_dict(), indent=2) + "\n")
+
+    @classmethod
+    def load(cls, path: str | Path) -> "RunConfig":
+        path = Path(path)
+        try:
+            d = json.loads(path.read_text())
+        except FileNotFoundError:
+            raise ConfigError(f"{path}: no such config file") from None
+        except json.JSONDecodeError as e:
+            raise ConfigError(f"{path}: not valid JSON ({e})") from None
+        if not isinstance(d, dict):
+            raise ConfigError(f"{path}: top level must be an object")
+        return cls.from_dict(d, source=str(path))
+
+
+def _update(obj: Any, values: dict[str, Any], where: str) -> Any:
+    fields = {f.name: f for f in dataclasses.fields(obj)}
+    changes = {}
+    for k, v in values.items():
+        if k not in fields:
+            raise ConfigError(f"{where}: unknown field {k!r}")
+        current = getattr(obj, k)
+        if isinstance(current, bool) != isinstance(v, bool) or (
+            isinstance(current, (int, float)) and not isinstance(v, (int, float))
+        ) or (isinstance(current, (str, list, dict)) and not isinstance(v, type(current))):
+            raise ConfigError(f"{where}.{k}: expected {type(current).__name__}, got {v!r}")
+        if isinstance(current, float):
+            v = float(v)
+        changes[k] = v
+    return dataclasses.replace(obj, **changes)

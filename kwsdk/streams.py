@@ -1,0 +1,212 @@
+"""Continuous synthetic streams: utterance clips placed between noise gaps.
+
+Used twice, with the same code: to train for streaming (random sequences
+with per-frame targets, carried recurrent state, no reset between words)
+and to evaluate detection on a long stream (`kwsdk eval --stream`).
+
+Per-frame targets: frames before an utterance's word has been mostly heard
+are ignored (the model cannot know yet), the keyword (or `_unknown_`)
+label covers [onset + target_start * length, offset + target_tail], and every
+other frame is `_silence_` (nothing to detect). Word onset and offset come
+from the clip's energy envelope.
+
+Augmentation (deterministic for a given numpy Generator): background noise at
+a random SNR, random per-utterance gain, random placement (time shift),
+optional spectral time/frequency masking on the features.
+
+Device-safe: numpy only (training code wraps the arrays in tensors).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from kwsdk.config import AugmentConfig, FeatureConfig, StreamConfig
+
+IGNORE = -100
+NOISE_TRAIN_FRACTION = 0.7  # first 70% of each noise file for training, rest for eval
+
+
+def word_bounds(audio: np.ndarray, sample_rate: int) -> tuple[int, int]:
+    """(onset, offset) in samples of the loudest contiguous-ish region.
+
+    10 ms frames within 20 dB of the clip's loudest frame count as the word.
+    """
+    hop = sample_rate // 100
+    n = max(1, len(audio) // hop)
+    frames = audio[: n * hop].reshape(n, hop) if len(audio) >= hop else audio[None]
+    e = 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-10)
+    active = np.flatnonzero(e >= e.max() - 20.0)
+    return int(active[0] * hop), int(min(len(audio), (active[-1] + 1) * hop))
+
+
+@dataclass
+class Utterance:
+    audio: np.ndarray
+    label: int  # category index
+    onset: int  # word onset within audio (samples)
+    offset: int
+
+
+@dataclass
+class Placed:
+    label: int
+    onset: int  # in stream samples
+    offset: int
+
+
+def prepare(clips, categories: list[str], sample_rate: int) -> list[Utterance]:
+    out = []
+    for c in clips:
+        on, off = word_bounds(c.audio, sample_rate)
+        out.append(Utterance(c.audio.astype(np.float32), categories.index(c.label), on, off))
+    return out
+
+
+def noise_segments(noise: list[np.ndarray], part: str) -> list[np.ndarray]:
+    """Split each noise file in time so that training and evaluation never share noise."""
+    segs = []
+    for n in noise:
+        cut = int(len(n) * NOISE_TRAIN_FRACTION)
+        seg = n[:cut] if part == "train" else n[cut:]
+        if len(seg) > 0:
+            segs.append(seg.astype(np.float32))
+    return segs
+
+
+class StreamBuilder:
+    def __init__(self, utterances: list[Utterance], noise: list[np.ndarray], categories: list[str],
+                 feat: FeatureConfig, stream: StreamConfig, aug: AugmentConfig):
+        self.cats = categories
+        self.feat, self.stream, self.aug = feat, stream, aug
+        self.noise = noise
+        self.silence = categories.index("_silence_")
+        self.unknown = categories.index("_unknown_")
+        by_label: dict[int, list[Utterance]] = {}
+        for u in utterances:
+            by_label.setdefault(u.label, []).append(u)
+        self.keywords = [by_label[i] for i in range(len(categories))
+                         if i not in (self.silence, self.unknown) and i in by_label]
+        self.unknowns = by_label.get(self.unknown, [])
+        self.silences = by_label.get(self.silence, [])
+
+    def _pick(self, rng: np.random.Generator) -> Utterance | None:
+        r = rng.random()
+        if r < self.stream.p_keyword and self.keywords:
+            pool = self.keywords[rng.integers(len(self.keywords))]
+        elif r < self.stream.p_keyword + self.stream.p_unknown and self.unknowns:
+            pool = self.unknowns
+        else:
+            pool = self.silences
+        return pool[rng.integers(len(pool))] if pool else None
+
+    def _background(self, rng: np.random.Generator, n: int) -> np.ndarray:
+        if not self.noise or rng.random() >= self.aug.noise_prob:
+            return np.zeros(n, np.float32)
+        src = self.noise[rng.integers(len(self.noise))]
+        if len(src) <= n:  # loop short noise
+            src = np.tile(src, n // len(src) + 2)
+        start = rng.integers(len(src) - n)
+        seg = src[start : start + n]
+        return seg / (np.sqrt(np.mean(seg.astype(np.float64) ** 2)) + 1e-9)  # unit RMS
+
+    def sequence(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, list[Placed]]:
+        """One stream of n samples and the utterances placed in it."""
+        sr = self.feat.sample_rate
+        speech = np.zeros(n, np.float32)
+        placed: list[Placed] = []
+        pos = int(rng.uniform(0, self.stream.gap_max) * sr)
+        fade = np.sin(np.linspace(0, np.pi / 2, sr // 100, dtype=np.float32)) ** 2
+        speech_power = []
+        while True:
+            u = self._pick(rng)
+            if u is None or pos + len(u.audio) > n:
+                break
+            a = u.audio * np.float32(10 ** (rng.uniform(-6, 6) / 20))
+            a[: len(fade)] *= fade  # no clicks at clip edges
+            a[len(a) - len(fade):] *= fade[::-1]
+            speech[pos : pos + len(a)] += a
+            if u.label != self.silence:
+                placed.append(Placed(u.label, pos + u.onset, pos + u.offset))
+                speech_power.append(np.mean(a[u.onset : u.offset].astype(np.float64) ** 2))
+            pos += len(a) + int(rng.uniform(self.stream.gap_min, self.stream.gap_max) * sr)
+        bg = self._background(rng, n)
+        if rng.random() < self.stream.digital_silence_prob:
+            bg[:] = 0
+        ref = np.sqrt(np.mean(speech_power)) if speech_power else 10 ** (rng.uniform(-50, -20) / 20)
+        snr = rng.uniform(self.aug.snr_db_min, self.aug.snr_db_max)
+        x = speech + bg * np.float32(ref / 10 ** (snr / 20))
+        peak = float(np.max(np.abs(x))) + 1e-9
+        level = 10 ** (rng.uniform(self.aug.gain_db_min, self.aug.gain_db_max) / 20)
+        # Random overall level relative to a -1 dBFS peak; > 0 dB clips like a real ADC.
+        x = np.clip(x * np.float32(0.89 * level / peak), -1.0, 1.0)
+        return x.astype(np.float32), placed
+
+    def targets(self, placed: list[Placed], n_frames: int) -> np.ndarray:
+        hop = self.feat.hop_size
+        tail = int(self.stream.target_tail * self.feat.sample_rate)
+        y = np.full(n_frames, self.silence, np.int64)
+        for p in placed:
+            start = p.onset + int(self.stream.target_start * (p.offset - p.onset))
+            # Frame t has heard samples < (t + 1) * hop.
+            t0, t1, t2 = p.onset // hop, start // hop, min(n_frames, (p.offset + tail) // hop + 1)
+            y[t0:t1] = IGNORE
+            y[t1:t2] = p.label
+        return y
+
+    def batch(self, rng: np.random.Generator, batch_size: int, frontend) -> tuple[np.ndarray, np.ndarray]:
+        """(features (B, T, F) float32, targets (B, T) int64)."""
+        n = int(self.stream.seconds * self.feat.sample_rate)
+        audio = np.zeros((batch_size, n), np.float32)
+        ys = []
+        t = n // self.feat.hop_size
+        for b in range(batch_size):
+            audio[b], placed = self.sequence(rng, n)
+            ys.append(self.targets(placed, t))
+        x = frontend.compute_batch(audio)
+        mask_spec(rng, x, self.aug)
+        return x, np.stack(ys)
+
+
+def mask_spec(rng: np.random.Generator, x: np.ndarray, aug: AugmentConfig) -> None:
+    """In-place SpecAugment-style masks, filled with each sequence's mean."""
+    for b in range(len(x)):
+        fill = x[b].mean()
+        if aug.time_mask_max > 0:
+            w = int(rng.integers(0, aug.time_mask_max + 1))
+            s = int(rng.integers(0, max(1, x.shape[1] - w)))
+            x[b, s : s + w] = fill
+        if aug.freq_mask_max > 0:
+            w = int(rng.integers(0, aug.freq_mask_max + 1))
+            s = int(rng.integers(0, max(1, x.shape[2] - w)))
+            x[b, :, s : s + w] = fill
+
+
+@dataclass
+class EvalStream:
+    features: np.ndarray  # (T, F)
+    truth: list[Placed]  # keyword and unknown utterances, in stream samples
+    seconds: float
+
+
+def eval_stream(builder: StreamBuilder, frontend, seconds: float, seed: int,
+                chunk_seconds: float = 30.0) -> EvalStream:
+    """A long continuous stream, built and featurised chunk by chunk.
+
+    The frontend runs in streaming mode across chunk boundaries, so the
+    features are those of one continuous recording.
+    """
+    rng = np.random.default_rng(seed)
+    sr = builder.feat.sample_rate
+    n_chunk = int(chunk_seconds * sr)
+    frontend.reset()
+    feats, truth = [], []
+    for i in range(int(np.ceil(seconds / chunk_seconds))):
+        audio, placed = builder.sequence(rng, n_chunk)
+        truth += [Placed(p.label, p.onset + i * n_chunk, p.offset + i * n_chunk) for p in placed]
+        feats.append(frontend.process(audio))
+    frontend.reset()
+    total = int(np.ceil(seconds / chunk_seconds)) * chunk_seconds
+    return EvalStream(np.concatenate(feats), truth, total)
