@@ -72,6 +72,8 @@ class DataConfig:
     )
     val_percent: float = 10.0
     test_percent: float = 10.0
+    # Prefixed to the speaker id before hashing; "" gives Google's exact which_set.
+    split_salt: str = "kwsdk"
     max_per_class: int = 0  # 0: no limit
     bad_list: str = ""  # file of relative paths to skip (read only)
     silence_clips_from_noise: int = 0  # extra 1 s noise cuts per split when no _silence_ folder

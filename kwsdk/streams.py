@@ -120,9 +120,12 @@ class StreamBuilder:
         pos = int(rng.uniform(0, self.stream.gap_max) * sr)
         fade = np.sin(np.linspace(0, np.pi / 2, sr // 100, dtype=np.float32)) ** 2
         speech_power = []
-        while True:
+        while pos < n:
             u = self._pick(rng)
-            if u is None or pos + len(u.audio) > n:
+            if u is None:  # this split has no clip of the drawn kind: leave a gap
+                pos += int(rng.uniform(self.stream.gap_min, self.stream.gap_max) * sr)
+                continue
+            if pos + len(u.audio) > n:
                 break
             a = u.audio * np.float32(10 ** (rng.uniform(-6, 6) / 20))
             a[: len(fade)] *= fade  # no clicks at clip edges

@@ -1,0 +1,193 @@
+"""The `kwsdk` command line: thin wrappers; the logic lives in the modules."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from pathlib import Path
+
+from kwsdk import __version__
+
+
+def log(msg: str) -> None:
+    print(msg, file=sys.stderr, flush=True)
+
+
+def _cache(args) -> Path | None:
+    from kwsdk.train import default_cache_dir
+
+    return None if args.no_cache else (Path(args.cache_dir) if args.cache_dir else default_cache_dir())
+
+
+def _common(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--cache-dir", help="feature/audio cache folder (default: $KWSDK_CACHE or ~/.cache/kwsdk)")
+    p.add_argument("--no-cache", action="store_true", help="compute everything afresh, write no cache")
+    p.add_argument("--quiet", action="store_true", help="no progress bars")
+
+
+def _emit(result: dict, as_json: bool, summary) -> None:
+    if as_json:
+        print(json.dumps(result))
+    else:
+        summary(result)
+
+
+def cmd_train(args) -> int:
+    from kwsdk.config import RunConfig, feature_preset
+    from kwsdk.train import train
+
+    cfg = RunConfig.load(args.config) if args.config else RunConfig()
+    if args.preset:
+        cfg.features = feature_preset(args.preset)
+    if args.keywords:
+        cfg.data.keywords = [k.strip() for k in args.keywords.split(",") if k.strip()]
+    for attr, section, field in [("max_per_class", "data", "max_per_class"), ("bad_list", "data", "bad_list"),
+                                 ("epochs", "train", "epochs"), ("seed", "train", "seed"),
+                                 ("threads", "train", "threads"), ("cell", "model", "cell"),
+                                 ("hidden", "model", "hidden"), ("layers", "model", "layers")]:
+        value = getattr(args, attr)
+        if value is not None:
+            setattr(getattr(cfg, section), field, value)
+    metrics = train(Path(args.data), Path(args.out), cfg, _cache(args), progress=not args.quiet, log=log)
+    if metrics:
+        print(f"run folder: {args.out}")
+        print(f"test accuracy: {metrics.get('test_accuracy', float('nan')):.4f}  "
+              f"val accuracy: {metrics['val_accuracy']:.4f}  train time: {metrics['train_seconds']:.0f} s")
+    return 0
+
+
+def cmd_eval(args) -> int:
+    from kwsdk import evaluate
+
+    if args.stream:
+        res = evaluate.eval_stream_run(Path(args.run), Path(args.data), args.split, args.minutes, args.seed,
+                                       args.threshold, _cache(args), not args.quiet)
+
+        def summary(r):
+            print(f"stream: {r['stream_hours'] * 60:.1f} min, {r['keywords_spoken']} keywords spoken")
+            print(f"recall {r['recall']:.4f}  false accepts/hour {r['false_accepts_per_hour']:.2f}  "
+                  f"(threshold {r['threshold']:.2f})")
+            print(f"best recall at <= 2 false accepts/hour: {r['best_recall_at_2_fa_per_hour']:.4f}")
+            print(f"curve: {r['curve_png']}")
+    else:
+        res = evaluate.eval_clips(Path(args.run), Path(args.data), args.split, _cache(args), not args.quiet)
+
+        def summary(r):
+            print(f"accuracy {r['accuracy']:.4f} on {r['n']} clips ({r['split']})")
+            for c, a in r["per_class"].items():
+                print(f"  {c:>12}  {'-' if a is None else f'{a:.3f}'}  ({r['counts'][c]})")
+            print(f"confusion matrix: {r['confusion_png']}")
+    _emit(res, args.json, summary)
+    return 0
+
+
+def cmd_synth(args) -> int:
+    from kwsdk.synth import synthesize
+
+    words = [w.strip() for w in args.words.split(",") if w.strip()]
+    rep = synthesize(words, Path(args.out), count_per_word=args.count, seed=args.seed,
+                     noise_dir=Path(args.noise_dir) if args.noise_dir else None, progress=not args.quiet)
+    _emit(rep, args.json, lambda r: print(json.dumps(r, indent=2)))
+    return 0
+
+
+def cmd_demo(args) -> int:
+    from kwsdk.demo import print_summary, run_demo
+
+    res = run_demo(Path(args.out), _cache(args), progress=not args.quiet, log=log)
+    _emit(res, args.json, print_summary)
+    return 0
+
+
+def build_parser() -> argparse.ArgumentParser:
+    p = argparse.ArgumentParser(
+        prog="kwsdk",
+        description="Keyword spotting from data to device: train streaming GRU/LSTM spotters on "
+                    "Speech Commands-layout folders, evaluate on clips and continuous streams, export ONNX.")
+    p.add_argument("--version", action="version", version=f"kwsdk {__version__}")
+    sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
+
+    t = sub.add_parser("train", help="train a keyword spotter on a Speech Commands-layout folder",
+                       description="Train a streaming keyword spotter. The run folder gets config.json, "
+                                   "categories.txt, model.pt, metrics.json, detector.json and model.onnx. "
+                                   "Re-running the same command after an interruption resumes it. "
+                                   "Runs under torchrun --nproc_per_node=N as well.")
+    t.add_argument("--data", required=True, help="folder with one sub-folder per word and _background_noise_/")
+    t.add_argument("--out", required=True, help="run folder to create (or resume)")
+    t.add_argument("--keywords", help="comma-separated target words (default: the ten Speech Commands words); "
+                                      "other words become _unknown_")
+    t.add_argument("--config", help="JSON file with any subset of the config (see a run's config.json)")
+    t.add_argument("--preset", choices=["default", "ell"], help="feature preset (default: 'default')")
+    t.add_argument("--epochs", type=int)
+    t.add_argument("--seed", type=int)
+    t.add_argument("--max-per-class", type=int, help="use at most N clips per category")
+    t.add_argument("--bad-list", help="file of relative paths to skip (read only)")
+    t.add_argument("--cell", choices=["gru", "lstm"])
+    t.add_argument("--hidden", type=int, help="recurrent units per layer")
+    t.add_argument("--layers", type=int, choices=[1, 2, 3])
+    t.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+    _common(t)
+    t.set_defaults(func=cmd_train)
+
+    e = sub.add_parser("eval", help="accuracy on clips, or recall and false accepts on a stream",
+                       description="Evaluate a run on clips (accuracy, per-class accuracy, confusion matrix "
+                                   "PNG) or, with --stream, on a long continuous stream built from the split's "
+                                   "clips with noise gaps (keyword recall, false accepts per hour, curve PNG).")
+    e.add_argument("--run", required=True, help="run folder made by kwsdk train")
+    e.add_argument("--data", required=True, help="Speech Commands-layout folder")
+    e.add_argument("--split", default="test", choices=["test", "val", "train", "all"],
+                   help="which clips; 'all' scores every usable clip (a separate test set)")
+    e.add_argument("--stream", action="store_true", help="continuous-stream evaluation")
+    e.add_argument("--minutes", type=float, default=60.0, help="stream length (default 60)")
+    e.add_argument("--threshold", type=float, help="override the run's calibrated detection threshold")
+    e.add_argument("--seed", type=int, default=0, help="stream construction seed")
+    e.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+    _common(e)
+    e.set_defaults(func=cmd_eval)
+
+    s = sub.add_parser("synth", help="synthesize a Speech Commands-layout folder for new keywords (espeak-ng)",
+                       description="Bootstrap keywords nobody has recorded: many espeak-ng voices, speeds and "
+                                   "pitches, 16 kHz, 1 s clips, optionally mixed with noise.")
+    s.add_argument("--words", required=True, help='comma-separated words or phrases, e.g. "hey kiwi,lights on"')
+    s.add_argument("--out", required=True, help="folder to create (must be absent or empty)")
+    s.add_argument("--count", type=int, default=100, help="clips per word (default 100)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--noise-dir", help="folder of noise wavs to mix in (copied to _background_noise_/)")
+    s.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+    s.add_argument("--quiet", action="store_true", help="no progress bar")
+    s.set_defaults(func=cmd_synth)
+
+    d = sub.add_parser("demo", help="run the whole pipeline on the real sample shipped with kwsdk",
+                       description="Train, evaluate on clips and on a stream, and export ONNX, on the small "
+                                   "Speech Commands sample inside the package; prints a summary table.")
+    d.add_argument("--out", default="kwsdk-demo", help="folder for the demo's outputs (default ./kwsdk-demo)")
+    d.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+    _common(d)
+    d.set_defaults(func=cmd_demo)
+    return p
+
+
+def main(argv: list[str] | None = None) -> int:
+    from kwsdk.config import ConfigError
+
+    args = build_parser().parse_args(argv)
+    from kwsdk.audio import AudioError
+    from kwsdk.data import DataError
+    from kwsdk.synth import SynthError
+
+    errors = (ConfigError, DataError, AudioError, SynthError, FileNotFoundError)
+    if args.command == "synth":
+        errors += (ValueError,)  # bad word lists are user input there
+    try:
+        return args.func(args)
+    except errors as e:
+        print(f"kwsdk: error: {e}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("kwsdk: interrupted", file=sys.stderr)
+        return 130
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,167 @@
+"""Clip and streaming evaluation of a trained run (training side, torch)."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from kwsdk.config import AugmentConfig, ConfigError, DetectorConfig, RunConfig, StreamConfig
+from kwsdk.data import load_dataset
+from kwsdk.detector import detect
+from kwsdk.fileio import atomic_write, atomic_write_text
+from kwsdk.frontend.features import Frontend
+from kwsdk.metrics import score_events
+from kwsdk.models import KWSModel
+from kwsdk.streams import StreamBuilder, eval_stream, noise_segments, prepare
+from kwsdk.train import clip_features, evaluate_clips, load_model
+
+# The evaluation stream: utterances 0.5-3 s apart, always over background
+# noise (held-out part of each noise file) at 5-20 dB SNR, levels -20..0 dB.
+EVAL_STREAM = StreamConfig(gap_min=0.5, gap_max=3.0, p_keyword=0.5, p_unknown=0.25, digital_silence_prob=0.0)
+EVAL_AUGMENT = AugmentConfig(noise_prob=1.0, snr_db_min=5.0, snr_db_max=20.0, gain_db_min=-20.0, gain_db_max=0.0)
+SWEEP = np.round(np.arange(0.30, 0.991, 0.01), 2)
+
+
+def detector_config(run_dir: Path, cfg: RunConfig) -> DetectorConfig:
+    """The run's calibrated detector (detector.json) or the configured one."""
+    path = Path(run_dir) / "detector.json"
+    if path.exists():
+        return DetectorConfig(**json.loads(path.read_text()))
+    return cfg.detector
+
+
+def save_confusion_png(metrics: dict, path: Path, title: str) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    cm = np.array(metrics["confusion"], dtype=float)
+    cats = metrics["categories"]
+    norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
+    fig, ax = plt.subplots(figsize=(1 + 0.6 * len(cats), 0.8 + 0.55 * len(cats)))
+    ax.imshow(norm, cmap="Blues", vmin=0, vmax=1)
+    ax.set_xticks(range(len(cats)), cats, rotation=60, ha="right")
+    ax.set_yticks(range(len(cats)), cats)
+    ax.set_xlabel("predicted")
+    ax.set_ylabel("true")
+    for i in range(len(cats)):
+        for j in range(len(cats)):
+            if cm[i, j]:
+                ax.text(j, i, int(cm[i, j]), ha="center", va="center", fontsize=8,
+                        color="white" if norm[i, j] > 0.5 else "black")
+    ax.set_title(title)
+    fig.tight_layout()
+    atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=100))
+    plt.close(fig)
+
+
+def eval_clips(run_dir: Path, data_dir: Path, split: str, cache_dir: Path | None, progress: bool) -> dict:
+    cfg, cats, model = load_model(run_dir)
+    ds = load_dataset(data_dir, dataclasses.replace(cfg.data, keywords=[c for c in cats if not c.startswith("_")]),
+                      cfg.features.sample_rate, progress=progress, cache_dir=cache_dir)
+    clips = ds.split(split)
+    if not clips:
+        raise ConfigError(f"{data_dir}: split {split!r} has no usable clips")
+    res = evaluate_clips(model, clips, clip_features(clips, cfg, cache_dir), cfg, cats)
+    res["split"] = split
+    res["skipped"] = len(ds.skipped)
+    png = Path(run_dir) / f"confusion_{split}.png"
+    save_confusion_png(res, png, f"{split}: accuracy {res['accuracy']:.3f} (n={res['n']})")
+    res["confusion_png"] = str(png)
+    return res
+
+
+@torch.no_grad()
+def stream_posteriors(model: KWSModel, feats: np.ndarray, chunk: int = 2000) -> np.ndarray:
+    """Run over one continuous (T, F) stream, state carried, never reset."""
+    model.eval()
+    state, out = None, []
+    for i in range(0, len(feats), chunk):
+        logits, state = model(torch.from_numpy(feats[None, i : i + chunk]), state)
+        out.append(torch.softmax(logits[0], -1).numpy())
+    return np.concatenate(out)
+
+
+def stream_curve(post, truth, cats, det: DetectorConfig, fps: float, sr: int, seconds: float) -> list[dict]:
+    curve = []
+    for thr in SWEEP:
+        d = dataclasses.replace(det, threshold=float(thr), thresholds={})
+        r = score_events(detect(post, cats, d, fps), truth, cats, sr, seconds)
+        curve.append({"threshold": float(thr), "recall": r["recall"],
+                      "false_accepts_per_hour": r["false_accepts_per_hour"]})
+    return curve
+
+
+def build_stream(cfg: RunConfig, cats, clips, noise, minutes: float, seed: int):
+    builder = StreamBuilder(prepare(clips, cats, cfg.features.sample_rate), noise_segments(noise, "eval"),
+                            cats, cfg.features, EVAL_STREAM, EVAL_AUGMENT)
+    return eval_stream(builder, Frontend(cfg.features), minutes * 60.0, seed)
+
+
+def calibrate(run_dir: Path, model: KWSModel, cfg: RunConfig, cats, clips, noise, minutes: float,
+              target_fa_per_hour: float, seed: int = 1) -> DetectorConfig:
+    """Lowest threshold whose false accepts per hour on a validation stream meet the target.
+
+    Writes the result to RUN/detector.json, which eval and export use.
+    """
+    es = build_stream(cfg, cats, clips, noise, minutes, seed)
+    post = stream_posteriors(model, es.features)
+    curve = stream_curve(post, es.truth, cats, cfg.detector, cfg.features.frames_per_second,
+                         cfg.features.sample_rate, es.seconds)
+    ok = [c for c in curve if c["false_accepts_per_hour"] <= target_fa_per_hour]
+    thr = ok[0]["threshold"] if ok else float(SWEEP[-1])
+    det = dataclasses.replace(cfg.detector, threshold=thr)
+    atomic_write_text(Path(run_dir) / "detector.json", json.dumps(dataclasses.asdict(det), indent=2) + "\n")
+    return det
+
+
+def eval_stream_run(run_dir: Path, data_dir: Path, split: str, minutes: float, seed: int,
+                    threshold: float | None, cache_dir: Path | None, progress: bool) -> dict:
+    cfg, cats, model = load_model(run_dir)
+    ds = load_dataset(data_dir, dataclasses.replace(cfg.data, keywords=[c for c in cats if not c.startswith("_")]),
+                      cfg.features.sample_rate, progress=progress, cache_dir=cache_dir)
+    clips = ds.split(split)
+    if not clips:
+        raise ConfigError(f"{data_dir}: split {split!r} has no usable clips")
+    es = build_stream(cfg, cats, clips, ds.noise, minutes, seed)
+    post = stream_posteriors(model, es.features)
+    det = detector_config(run_dir, cfg)
+    if threshold is not None:
+        det = dataclasses.replace(det, threshold=threshold, thresholds={})
+    fps, sr = cfg.features.frames_per_second, cfg.features.sample_rate
+    res = score_events(detect(post, cats, det, fps), es.truth, cats, sr, es.seconds)
+    curve = stream_curve(post, es.truth, cats, det, fps, sr, es.seconds)
+    res.update(split=split, threshold=det.threshold, smooth_frames=det.smooth_frames,
+               refractory_s=det.refractory_s, curve=curve)
+    at2 = [c for c in curve if c["false_accepts_per_hour"] <= 2.0]
+    res["best_recall_at_2_fa_per_hour"] = max((c["recall"] for c in at2), default=0.0)
+    png = Path(run_dir) / f"stream_{split}.png"
+    save_curve_png(curve, res, png)
+    res["curve_png"] = str(png)
+    return res
+
+
+def save_curve_png(curve: list[dict], res: dict, path: Path) -> None:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(6, 4))
+    ax.plot([c["false_accepts_per_hour"] for c in curve], [c["recall"] for c in curve], ".-")
+    ax.plot([res["false_accepts_per_hour"]], [res["recall"]], "o", color="red",
+            label=f"threshold {res['threshold']:.2f}")
+    ax.set_xscale("symlog", linthresh=1.0)
+    ax.set_xlabel("false accepts per hour")
+    ax.set_ylabel("keyword recall")
+    ax.set_title(f"{res['stream_hours'] * 60:.0f} min stream, {res['keywords_spoken']} keywords")
+    ax.grid(True, alpha=0.3)
+    ax.legend()
+    fig.tight_layout()
+    atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=100))
+    plt.close(fig)

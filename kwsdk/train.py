@@ -1,0 +1,285 @@
+"""Streaming training of GRU/LSTM keyword spotters.
+
+Training sequences are continuous synthetic streams (kwsdk.streams): several
+utterances with noise gaps, the recurrent state carried across them, and
+per-frame targets, so the model keeps working on a stream without resets.
+Validation uses single clips (the clip decision of kwsdk.detector); the best
+validation checkpoint is kept.
+
+Resumable: the full training state (model, optimizer, schedule, history) is
+written atomically after every epoch; re-running the same command continues.
+Each epoch's randomness is derived from (seed, epoch, rank), so a resumed run
+equals an uninterrupted one. Runs unchanged under
+`torchrun --nproc_per_node=N` (DistributedDataParallel, gloo).
+"""
+
+from __future__ import annotations
+
+import io
+import json
+import os
+import sys
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+import torch
+import torch.distributed as dist
+from torch import nn
+from tqdm import tqdm
+
+from kwsdk.config import ConfigError, RunConfig
+from kwsdk.data import Dataset, load_dataset
+from kwsdk.detector import clip_decision
+from kwsdk.fileio import atomic_write_bytes, atomic_write_text
+from kwsdk.frontend.features import Frontend, cached_features
+from kwsdk.metrics import clip_metrics
+from kwsdk.models import KWSModel
+from kwsdk.streams import StreamBuilder, noise_segments, prepare
+
+CLIP_SECONDS = 1.3  # 1 s clip + 0.3 s of silence so late words finish
+NORM_BATCHES = 4
+
+
+def default_cache_dir() -> Path:
+    return Path(os.environ.get("KWSDK_CACHE", Path.home() / ".cache" / "kwsdk"))
+
+
+@dataclass
+class Prepared:
+    dataset: Dataset
+    categories: list[str]
+    builder: StreamBuilder  # training streams
+
+
+def prepare_data(data_dir: Path, cfg: RunConfig, cache_dir: Path | None, progress: bool) -> Prepared:
+    ds = load_dataset(data_dir, cfg.data, cfg.features.sample_rate, progress=progress, cache_dir=cache_dir)
+    cats = ds.categories
+    train_utts = prepare(ds.split("train"), cats, cfg.features.sample_rate)
+    if not train_utts:
+        raise ConfigError(f"{data_dir}: the training split is empty")
+    builder = StreamBuilder(train_utts, noise_segments(ds.noise, "train"), cats,
+                            cfg.features, cfg.stream, cfg.augment)
+    return Prepared(ds, cats, builder)
+
+
+def clip_features(clips, cfg: RunConfig, cache_dir: Path | None) -> np.ndarray:
+    length = int(CLIP_SECONDS * cfg.features.sample_rate)
+    return cached_features([c.audio for c in clips], cfg.features, cache_dir, length)
+
+
+@torch.no_grad()
+def posteriors(model: KWSModel, feats: np.ndarray, batch: int = 256) -> np.ndarray:
+    """(N, T, F) features -> (N, T, C) posteriors, each sequence from zero state."""
+    model.eval()
+    out = [torch.softmax(model(torch.from_numpy(feats[i : i + batch]))[0], -1).numpy()
+           for i in range(0, len(feats), batch)]
+    return np.concatenate(out) if out else np.zeros((0, feats.shape[1], model.n_classes))
+
+
+def evaluate_clips(model: KWSModel, clips, feats: np.ndarray, cfg: RunConfig, categories) -> dict:
+    post = posteriors(model, feats)
+    pred = np.array([clip_decision(p, categories, cfg.detector.smooth_frames) for p in post], np.int64)
+    true = np.array([categories.index(c.label) for c in clips], np.int64)
+    return clip_metrics(true, pred, categories)
+
+
+def make_optimizer(model: nn.Module, cfg: RunConfig):
+    t = cfg.train
+    params = model.parameters()
+    if t.optimizer == "adamw":
+        return torch.optim.AdamW(params, lr=t.lr, weight_decay=t.weight_decay)
+    if t.optimizer == "adam":
+        return torch.optim.Adam(params, lr=t.lr, weight_decay=t.weight_decay)
+    if t.optimizer == "rmsprop":
+        return torch.optim.RMSprop(params, lr=t.lr, alpha=0.99, weight_decay=t.weight_decay)
+    if t.optimizer == "sgd":
+        return torch.optim.SGD(params, lr=t.lr, momentum=0.9, nesterov=True, weight_decay=t.weight_decay)
+    raise ConfigError(f"train.optimizer: unknown {t.optimizer!r} (adamw, adam, rmsprop, sgd)")
+
+
+def make_schedule(opt, cfg: RunConfig):
+    t = cfg.train
+    total = t.epochs * t.steps_per_epoch
+    if t.schedule == "onecycle":
+        return torch.optim.lr_scheduler.OneCycleLR(opt, max_lr=t.lr, total_steps=total, pct_start=0.15)
+    if t.schedule == "cosine":
+        return torch.optim.lr_scheduler.CosineAnnealingLR(opt, T_max=total)
+    if t.schedule == "constant":
+        return torch.optim.lr_scheduler.LambdaLR(opt, lambda _: 1.0)
+    raise ConfigError(f"train.schedule: unknown {t.schedule!r} (onecycle, cosine, constant)")
+
+
+def save_torch(path: Path, obj) -> None:
+    buf = io.BytesIO()
+    torch.save(obj, buf)
+    atomic_write_bytes(path, buf.getvalue())
+
+
+def build_model(cfg: RunConfig, n_classes: int) -> KWSModel:
+    return KWSModel(cfg.features.n_features, n_classes, cfg.model)
+
+
+def load_model(run_dir: Path) -> tuple[RunConfig, list[str], KWSModel]:
+    """The best model of a finished (or in-progress) run folder."""
+    run_dir = Path(run_dir)
+    path = run_dir / "model.pt"
+    if not path.exists():
+        raise ConfigError(f"{run_dir}: no model.pt (is this a kwsdk run folder?)")
+    blob = torch.load(path, map_location="cpu", weights_only=False)
+    cfg = RunConfig.from_dict(blob["config"])
+    model = build_model(cfg, len(blob["categories"]))
+    model.load_state_dict(blob["state_dict"])
+    model.eval()
+    return cfg, blob["categories"], model
+
+
+class Distributed:
+    """Process-group facts; a single process is world size 1."""
+
+    def __init__(self):
+        self.world = int(os.environ.get("WORLD_SIZE", "1"))
+        self.rank = int(os.environ.get("RANK", "0"))
+        if self.world > 1 and not dist.is_initialized():
+            dist.init_process_group("gloo")
+
+    @property
+    def main(self) -> bool:
+        return self.rank == 0
+
+    def barrier(self) -> None:
+        if self.world > 1:
+            dist.barrier()
+
+    def close(self) -> None:
+        if self.world > 1 and dist.is_initialized():
+            dist.destroy_process_group()
+
+
+def compute_norm(model: KWSModel, builder: StreamBuilder, frontend: Frontend, cfg: RunConfig) -> None:
+    rng = np.random.default_rng([cfg.train.seed, 0xC0FFEE])
+    x = np.concatenate([builder.batch(rng, cfg.train.batch_size, frontend)[0] for _ in range(NORM_BATCHES)])
+    x = x.reshape(-1, x.shape[-1]).astype(np.float64)
+    model.mean.copy_(torch.from_numpy(x.mean(0)).float())
+    model.std.copy_(torch.from_numpy(x.std(0) + 1e-3).float())
+
+
+def train(data_dir: Path, out: Path, cfg: RunConfig, cache_dir: Path | None = None,
+          progress: bool = True, log=print) -> dict:
+    """Train (or resume) a run in `out`; returns the final metrics."""
+    out = Path(out)
+    dd = Distributed()
+    if cfg.train.threads > 0:
+        torch.set_num_threads(cfg.train.threads)
+    progress = progress and dd.main
+    ckpt_path = out / "checkpoint.pt"
+    if (out / "metrics.json").exists():
+        raise ConfigError(f"{out}: already holds a finished run; choose another --out")
+    if ckpt_path.exists():
+        saved = json.loads((out / "config.json").read_text())
+        if saved != cfg.to_dict():
+            raise ConfigError(f"{out}: holds an unfinished run with a different config; "
+                              f"re-run with its config ({out / 'config.json'}) or another --out")
+    prep = prepare_data(data_dir, cfg, cache_dir, progress)
+    cats = prep.categories
+    val_clips, test_clips = prep.dataset.split("val"), prep.dataset.split("test")
+    frontend = Frontend(cfg.features)
+    torch.manual_seed(cfg.train.seed)
+    model = build_model(cfg, len(cats))
+    compute_norm(model, prep.builder, frontend, cfg)
+    opt = make_optimizer(model, cfg)
+    sched = make_schedule(opt, cfg)
+    history: list[dict] = []
+    best = {"val_accuracy": -1.0, "epoch": -1}
+    start_epoch = 0
+    if ckpt_path.exists():
+        ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
+        model.load_state_dict(ck["model"])
+        opt.load_state_dict(ck["optimizer"])
+        sched.load_state_dict(ck["schedule"])
+        history, best, start_epoch = ck["history"], ck["best"], ck["epoch"] + 1
+        log(f"resuming {out} at epoch {start_epoch + 1}/{cfg.train.epochs}")
+    if dd.main:
+        out.mkdir(parents=True, exist_ok=True)
+        cfg.save(out / "config.json")
+        atomic_write_text(out / "categories.txt", "\n".join(cats) + "\n")
+        atomic_write_text(out / "data_report.json", json.dumps(prep.dataset.report(), indent=2) + "\n")
+        fps = cfg.features.frames_per_second
+        log(f"model: {cfg.model.layers} x {cfg.model.hidden} {cfg.model.cell.upper()}, "
+            f"{model.n_params():,} parameters, {model.macs_per_frame() * fps / 1e6:.2f} M MAC/s of audio")
+        counts = prep.dataset.counts()
+        log("clips: " + ", ".join(f"{s} {sum(counts.get(s, {}).values())}" for s in ("train", "val", "test"))
+            + f"; skipped {len(prep.dataset.skipped)}")
+    net = nn.parallel.DistributedDataParallel(model) if dd.world > 1 else model
+    val_feats = clip_features(val_clips, cfg, cache_dir) if dd.main and val_clips else None
+    loss_fn = nn.CrossEntropyLoss(ignore_index=-100, label_smoothing=cfg.train.label_smoothing)
+    t_start = time.time()
+    for epoch in range(start_epoch, cfg.train.epochs):
+        rng = np.random.default_rng([cfg.train.seed, epoch, dd.rank])
+        torch.manual_seed(cfg.train.seed * 100_003 + epoch * 101 + dd.rank)
+        net.train()
+        losses = []
+        bar = tqdm(range(cfg.train.steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.train.epochs}",
+                   disable=not progress, leave=False, file=sys.stderr)
+        for _ in bar:
+            x, y = prep.builder.batch(rng, cfg.train.batch_size, frontend)
+            logits, _ = net(torch.from_numpy(x))
+            loss = loss_fn(logits.reshape(-1, logits.shape[-1]), torch.from_numpy(y).reshape(-1))
+            opt.zero_grad()
+            loss.backward()
+            if cfg.train.grad_clip > 0:
+                nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
+            opt.step()
+            sched.step()
+            losses.append(loss.item())
+            bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
+        entry = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "lr": sched.get_last_lr()[0],
+                 "seconds": time.time() - t_start}
+        if dd.main:
+            if val_feats is not None:
+                entry["val_accuracy"] = evaluate_clips(model, val_clips, val_feats, cfg, cats)["accuracy"]
+            history.append(entry)
+            if entry.get("val_accuracy", 0.0) >= best["val_accuracy"]:
+                best = {"val_accuracy": entry.get("val_accuracy", 0.0), "epoch": epoch + 1}
+                save_torch(out / "model.pt", {"state_dict": model.state_dict(), "config": cfg.to_dict(),
+                                              "categories": cats, "epoch": epoch + 1})
+            save_torch(ckpt_path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
+                                   "schedule": sched.state_dict(), "history": history, "best": best,
+                                   "epoch": epoch})
+            log(f"epoch {epoch + 1}/{cfg.train.epochs}  loss {entry['loss']:.4f}  "
+                f"val acc {entry.get('val_accuracy', float('nan')):.4f}  ({entry['seconds']:.0f} s)")
+        dd.barrier()
+    metrics: dict = {}
+    if dd.main:
+        metrics = finish(out, cfg, cats, prep, test_clips, history, best, cache_dir, time.time() - t_start, log)
+    dd.barrier()
+    dd.close()
+    return metrics
+
+
+def finish(out: Path, cfg: RunConfig, cats, prep: Prepared, test_clips, history, best, cache_dir,
+           seconds: float, log) -> dict:
+    from kwsdk.evaluate import calibrate
+    from kwsdk.onnx_export import export_onnx
+
+    _, _, model = load_model(out)
+    metrics = {"best_epoch": best["epoch"], "val_accuracy": best["val_accuracy"],
+               "train_seconds": seconds, "history": history,
+               "params": model.n_params(),
+               "macs_per_second": model.macs_per_frame() * cfg.features.frames_per_second}
+    if test_clips:
+        test = evaluate_clips(model, test_clips, clip_features(test_clips, cfg, cache_dir), cfg, cats)
+        metrics["test_accuracy"] = test["accuracy"]
+        metrics["test"] = test
+        log(f"test accuracy {test['accuracy']:.4f} on {test['n']} clips (best epoch {best['epoch']})")
+    if prep.dataset.split("val") and cfg.train.calibrate_minutes > 0:
+        det = calibrate(out, model, cfg, cats, prep.dataset.split("val"), prep.dataset.noise,
+                        cfg.train.calibrate_minutes, cfg.train.target_fa_per_hour)
+        metrics["detector_threshold"] = det.threshold
+        log(f"detector threshold {det.threshold:.2f} (<= {cfg.train.target_fa_per_hour:g} false accepts/h "
+            f"on a {cfg.train.calibrate_minutes:g} min validation stream)")
+    export_onnx(model, out / "model.onnx")
+    atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
+    (out / "checkpoint.pt").unlink(missing_ok=True)
+    return metrics

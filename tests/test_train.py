@@ -1,0 +1,167 @@
+"""Tiny end-to-end training, evaluation, resume, DDP and ONNX parity on the shipped sample."""
+
+import json
+import os
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+
+from kwsdk.config import RunConfig
+from kwsdk.demo import sample_data_dir
+
+SAMPLE = sample_data_dir()
+TINY = {
+    "data": {"val_percent": 20.0, "test_percent": 20.0, "max_per_class": 8},
+    "model": {"hidden": 16, "layers": 2},
+    "train": {"epochs": 2, "steps_per_epoch": 4, "batch_size": 4, "threads": 1, "calibrate_minutes": 0.5},
+    "stream": {"seconds": 3.0},
+}
+
+
+def kwsdk(*args, env=None, check=True, **kw):
+    p = subprocess.run([sys.executable, "-m", "kwsdk.cli", *map(str, args)], capture_output=True, text=True,
+                       env={**os.environ, **(env or {})}, **kw)
+    if check and p.returncode != 0:
+        raise AssertionError(f"kwsdk {args} failed ({p.returncode}):\n{p.stderr[-3000:]}")
+    return p
+
+
+def tiny_config(tmp_path, **train) -> Path:
+    cfg = json.loads(json.dumps(TINY))
+    cfg["train"].update(train)
+    path = tmp_path / "tiny.json"
+    path.write_text(json.dumps(cfg))
+    return path
+
+
+@pytest.fixture(scope="module")
+def tiny_run(tmp_path_factory):
+    tmp = tmp_path_factory.mktemp("run")
+    run = tmp / "run"
+    kwsdk("train", "--data", SAMPLE, "--out", run, "--config", tiny_config(tmp), "--quiet",
+          "--cache-dir", tmp / "cache")
+    return run
+
+
+def test_run_folder_contents(tiny_run):
+    for name in ("config.json", "categories.txt", "model.pt", "metrics.json", "model.onnx",
+                 "detector.json", "data_report.json"):
+        assert (tiny_run / name).is_file(), name
+    assert not (tiny_run / "checkpoint.pt").exists()
+    cats = (tiny_run / "categories.txt").read_text().split()
+    assert cats == ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go", "_unknown_", "_silence_"]
+    m = json.loads((tiny_run / "metrics.json").read_text())
+    assert 0 <= m["test_accuracy"] <= 1 and len(m["history"]) == 2
+    cfg = RunConfig.load(tiny_run / "config.json")  # the resolved config round-trips
+    assert cfg.model.hidden == 16 and cfg.features.n_mels == 40
+
+
+def test_eval_json_is_one_object(tiny_run, tmp_path):
+    p = kwsdk("eval", "--run", tiny_run, "--data", SAMPLE, "--split", "test", "--json", "--quiet",
+              "--cache-dir", tmp_path)
+    res = json.loads(p.stdout)  # exactly one JSON object on stdout
+    assert set(res) >= {"accuracy", "per_class", "n", "confusion"}
+    assert 0 <= res["accuracy"] <= 1 and res["n"] == sum(res["counts"].values())
+    assert Path(res["confusion_png"]).read_bytes()[:4] == b"\x89PNG"
+    everything = json.loads(kwsdk("eval", "--run", tiny_run, "--data", SAMPLE, "--split", "all", "--json",
+                                  "--quiet", "--cache-dir", tmp_path).stdout)
+    assert everything["n"] > res["n"]
+
+
+def test_eval_stream_json(tiny_run, tmp_path):
+    p = kwsdk("eval", "--run", tiny_run, "--data", SAMPLE, "--split", "test", "--stream", "--minutes", "1",
+              "--json", "--quiet", "--cache-dir", tmp_path)
+    res = json.loads(p.stdout)
+    assert res["keywords_spoken"] > 5 and 0 <= res["recall"] <= 1
+    assert res["false_accepts_per_hour"] >= 0 and len(res["curve"]) > 10
+
+
+def test_onnx_step_matches_pytorch(tiny_run):
+    import onnxruntime as ort
+
+    from kwsdk.onnx_export import io_names
+    from kwsdk.train import load_model
+
+    _, _, model = load_model(tiny_run)
+    sess = ort.InferenceSession(str(tiny_run / "model.onnx"))
+    names_in, _ = io_names(model)
+    assert [i.name for i in sess.get_inputs()] == names_in
+    rng = np.random.default_rng(0)
+    feats = rng.normal(-5, 3, size=(60, model.n_features)).astype(np.float32)
+    with torch.no_grad():
+        logits, _ = model(torch.from_numpy(feats[None]))
+        want = torch.softmax(logits[0], -1).numpy()
+    state = np.zeros((model.cfg.layers, 1, model.cfg.hidden), np.float32)
+    for t in range(len(feats)):  # stream one frame at a time, carrying the state
+        scores, state = sess.run(None, {"features": feats[t : t + 1], "state": state})
+        assert np.abs(scores[0] - want[t]).max() <= 1e-4
+
+
+def test_lstm_onnx_parity(tmp_path):
+    import onnxruntime as ort
+
+    from kwsdk.config import ModelConfig
+    from kwsdk.models import KWSModel, StepModel
+    from kwsdk.onnx_export import example_inputs, export_onnx, io_names
+
+    model = KWSModel(40, 12, ModelConfig(cell="lstm", hidden=24, layers=3)).eval()
+    export_onnx(model, tmp_path / "m.onnx")
+    sess = ort.InferenceSession(str(tmp_path / "m.onnx"))
+    inputs = example_inputs(model, np.random.default_rng(1))
+    with torch.no_grad():
+        want = StepModel(model)(*inputs)
+    got = sess.run(None, {n: t.numpy() for n, t in zip(io_names(model)[0], inputs)})
+    for w, g in zip(want, got):
+        assert np.abs(w.numpy() - g).max() <= 1e-4
+
+
+def test_resume_after_kill_equals_uninterrupted(tiny_run, tmp_path):
+    cfg = tiny_config(tmp_path, epochs=3, steps_per_epoch=12, calibrate_minutes=0.0)
+    common = ["--data", SAMPLE, "--config", cfg, "--quiet", "--cache-dir", tmp_path / "cache"]
+    kwsdk("train", "--out", tmp_path / "straight", *common)
+    run = tmp_path / "killed"
+    proc = subprocess.Popen([sys.executable, "-m", "kwsdk.cli", "train", "--out", str(run), *map(str, common)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.time() + 120
+    while not (run / "checkpoint.pt").exists() and proc.poll() is None and time.time() < deadline:
+        time.sleep(0.02)
+    proc.send_signal(signal.SIGKILL)
+    proc.wait()
+    assert (run / "checkpoint.pt").exists() and not (run / "metrics.json").exists()
+    p = kwsdk("train", "--out", run, *common)
+    assert "resuming" in p.stderr
+    a = torch.load(tmp_path / "straight" / "model.pt", weights_only=False)["state_dict"]
+    b = torch.load(run / "model.pt", weights_only=False)["state_dict"]
+    for k in a:
+        torch.testing.assert_close(a[k], b[k], rtol=0, atol=0)
+    # A finished run is never overwritten.
+    again = kwsdk("train", "--out", run, *common, check=False)
+    assert again.returncode == 2 and "already holds a finished run" in again.stderr
+
+
+def test_ddp_two_processes(tmp_path):
+    run = tmp_path / "ddp"
+    p = subprocess.run([sys.executable, "-m", "torch.distributed.run", "--nproc_per_node=2", "--master_port=29533",
+                        "-m", "kwsdk.cli", "train", "--data", str(SAMPLE), "--out", str(run),
+                        "--config", str(tiny_config(tmp_path, calibrate_minutes=0.0)), "--quiet",
+                        "--cache-dir", str(tmp_path / "cache")],
+                       capture_output=True, text=True, timeout=600)
+    assert p.returncode == 0, p.stderr[-3000:]
+    m = json.loads((run / "metrics.json").read_text())
+    assert len(m["history"]) == 2 and (run / "model.onnx").exists()
+
+
+def test_bad_config_is_one_line_error(tmp_path):
+    bad = tmp_path / "bad.json"
+    bad.write_text(json.dumps({"model": {"hiden": 3}}))
+    p = kwsdk("train", "--data", SAMPLE, "--out", tmp_path / "r", "--config", bad, check=False)
+    assert p.returncode == 2
+    assert p.stderr.strip().splitlines()[-1] == f"kwsdk: error: {bad}: model: unknown field 'hiden'"
+    p = kwsdk("train", "--data", tmp_path / "nowhere", "--out", tmp_path / "r", check=False)
+    assert p.returncode == 2 and "kwsdk: error:" in p.stderr and "Traceback" not in p.stderr
