@@ -84,7 +84,8 @@ class AugmentConfig:
     noise_prob: float = 0.9
     snr_db_min: float = 0.0
     snr_db_max: float = 25.0
-    shift_ms: float = 100.0  # random time shift of each clip, +-
+    speed_min: float = 0.9  # speed perturbation factor range (tempo and pitch)
+    speed_max: float = 1.1
     gain_db_min: float = -20.0
     gain_db_max: float = 6.0
     time_mask_max: int = 0  # frames; 0: off
@@ -101,7 +102,7 @@ class StreamConfig:
     p_keyword: float = 0.5  # per utterance slot; rest unknown / silence
     p_unknown: float = 0.3
     # Per-frame targets: keyword label on [onset + target_start*len, offset + target_tail]
-    target_start: float = 0.6
+    target_start: float = 0.5
     target_tail: float = 0.1
     digital_silence_prob: float = 0.05
 
@@ -116,8 +117,8 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
-    epochs: int = 30
-    steps_per_epoch: int = 60
+    epochs: int = 24
+    steps_per_epoch: int = 50
     batch_size: int = 32
     optimizer: str = "adamw"  # "adamw", "adam", "rmsprop", "sgd"
     lr: float = 3e-3
@@ -125,6 +126,9 @@ class TrainConfig:
     schedule: str = "onecycle"  # "onecycle", "cosine", "constant"
     grad_clip: float = 1.0
     label_smoothing: float = 0.05
+    # Loss weight of `_silence_` frames relative to word frames: most frames
+    # of a stream are silence, and they are the easy ones.
+    silence_weight: float = 0.3
     seed: int = 0
     threads: int = 0  # 0: torch default
     # After training: pick the detection threshold on a validation stream.

@@ -13,16 +13,18 @@ from kwsdk.config import AugmentConfig, ConfigError, DetectorConfig, RunConfig, 
 from kwsdk.data import load_dataset
 from kwsdk.detector import detect
 from kwsdk.fileio import atomic_write, atomic_write_text
-from kwsdk.frontend.features import Frontend
+from kwsdk.frontend import make_frontend
 from kwsdk.metrics import score_events
 from kwsdk.models import KWSModel
 from kwsdk.streams import StreamBuilder, eval_stream, noise_segments, prepare
 from kwsdk.train import clip_features, evaluate_clips, load_model
 
 # The evaluation stream: utterances 0.5-3 s apart, always over background
-# noise (held-out part of each noise file) at 5-20 dB SNR, levels -20..0 dB.
+# noise (held-out part of each noise file) at 5-20 dB SNR, levels -20..0 dB,
+# clips at their natural speed.
 EVAL_STREAM = StreamConfig(gap_min=0.5, gap_max=3.0, p_keyword=0.5, p_unknown=0.25, digital_silence_prob=0.0)
-EVAL_AUGMENT = AugmentConfig(noise_prob=1.0, snr_db_min=5.0, snr_db_max=20.0, gain_db_min=-20.0, gain_db_max=0.0)
+EVAL_AUGMENT = AugmentConfig(noise_prob=1.0, snr_db_min=5.0, snr_db_max=20.0, gain_db_min=-20.0, gain_db_max=0.0,
+                             speed_min=1.0, speed_max=1.0)
 SWEEP = np.round(np.arange(0.30, 0.991, 0.01), 2)
 
 
@@ -62,8 +64,7 @@ def save_confusion_png(metrics: dict, path: Path, title: str) -> None:
 
 def eval_clips(run_dir: Path, data_dir: Path, split: str, cache_dir: Path | None, progress: bool) -> dict:
     cfg, cats, model = load_model(run_dir)
-    ds = load_dataset(data_dir, dataclasses.replace(cfg.data, keywords=[c for c in cats if not c.startswith("_")]),
-                      cfg.features.sample_rate, progress=progress, cache_dir=cache_dir)
+    ds = load_dataset(data_dir, cfg.data, cfg.features.sample_rate, progress=progress, cache_dir=cache_dir)
     clips = ds.split(split)
     if not clips:
         raise ConfigError(f"{data_dir}: split {split!r} has no usable clips")
@@ -100,7 +101,7 @@ def stream_curve(post, truth, cats, det: DetectorConfig, fps: float, sr: int, se
 def build_stream(cfg: RunConfig, cats, clips, noise, minutes: float, seed: int):
     builder = StreamBuilder(prepare(clips, cats, cfg.features.sample_rate), noise_segments(noise, "eval"),
                             cats, cfg.features, EVAL_STREAM, EVAL_AUGMENT)
-    return eval_stream(builder, Frontend(cfg.features), minutes * 60.0, seed)
+    return eval_stream(builder, make_frontend(cfg.features), minutes * 60.0, seed)
 
 
 def calibrate(run_dir: Path, model: KWSModel, cfg: RunConfig, cats, clips, noise, minutes: float,
@@ -123,8 +124,7 @@ def calibrate(run_dir: Path, model: KWSModel, cfg: RunConfig, cats, clips, noise
 def eval_stream_run(run_dir: Path, data_dir: Path, split: str, minutes: float, seed: int,
                     threshold: float | None, cache_dir: Path | None, progress: bool) -> dict:
     cfg, cats, model = load_model(run_dir)
-    ds = load_dataset(data_dir, dataclasses.replace(cfg.data, keywords=[c for c in cats if not c.startswith("_")]),
-                      cfg.features.sample_rate, progress=progress, cache_dir=cache_dir)
+    ds = load_dataset(data_dir, cfg.data, cfg.features.sample_rate, progress=progress, cache_dir=cache_dir)
     clips = ds.split(split)
     if not clips:
         raise ConfigError(f"{data_dir}: split {split!r} has no usable clips")

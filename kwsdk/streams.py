@@ -11,7 +11,7 @@ other frame is `_silence_` (nothing to detect). Word onset and offset come
 from the clip's energy envelope.
 
 Augmentation (deterministic for a given numpy Generator): background noise at
-a random SNR, random per-utterance gain, random placement (time shift),
+a random SNR, random per-utterance gain and speed (0.9-1.1x), random placement (time shift),
 optional spectral time/frequency masking on the features.
 
 Device-safe: numpy only (training code wraps the arrays in tensors).
@@ -112,6 +112,16 @@ class StreamBuilder:
         seg = src[start : start + n]
         return seg / (np.sqrt(np.mean(seg.astype(np.float64) ** 2)) + 1e-9)  # unit RMS
 
+    def _perturb(self, rng: np.random.Generator, u: Utterance) -> tuple[np.ndarray, int, int]:
+        """Random speed (linear-interpolation resampling) and gain of one utterance."""
+        speed = rng.uniform(self.aug.speed_min, self.aug.speed_max)
+        a = u.audio
+        if speed != 1.0:  # evaluation streams keep natural speed
+            n = int(len(a) / speed)
+            a = np.interp(np.arange(n) * speed, np.arange(len(a)), a).astype(np.float32)
+        a = a * np.float32(10 ** (rng.uniform(-6, 6) / 20))
+        return a, int(u.onset / speed), min(len(a), int(u.offset / speed))
+
     def sequence(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, list[Placed]]:
         """One stream of n samples and the utterances placed in it."""
         sr = self.feat.sample_rate
@@ -127,13 +137,13 @@ class StreamBuilder:
                 continue
             if pos + len(u.audio) > n:
                 break
-            a = u.audio * np.float32(10 ** (rng.uniform(-6, 6) / 20))
+            a, onset, offset = self._perturb(rng, u)
             a[: len(fade)] *= fade  # no clicks at clip edges
             a[len(a) - len(fade):] *= fade[::-1]
             speech[pos : pos + len(a)] += a
             if u.label != self.silence:
-                placed.append(Placed(u.label, pos + u.onset, pos + u.offset))
-                speech_power.append(np.mean(a[u.onset : u.offset].astype(np.float64) ** 2))
+                placed.append(Placed(u.label, pos + onset, pos + offset))
+                speech_power.append(np.mean(a[onset:offset].astype(np.float64) ** 2))
             pos += len(a) + int(rng.uniform(self.stream.gap_min, self.stream.gap_max) * sr)
         bg = self._background(rng, n)
         if rng.random() < self.stream.digital_silence_prob:

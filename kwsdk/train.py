@@ -33,6 +33,7 @@ from kwsdk.config import ConfigError, RunConfig
 from kwsdk.data import Dataset, load_dataset
 from kwsdk.detector import clip_decision
 from kwsdk.fileio import atomic_write_bytes, atomic_write_text
+from kwsdk.frontend import make_frontend
 from kwsdk.frontend.features import Frontend, cached_features
 from kwsdk.metrics import clip_metrics
 from kwsdk.models import KWSModel
@@ -66,7 +67,7 @@ def prepare_data(data_dir: Path, cfg: RunConfig, cache_dir: Path | None, progres
 
 def clip_features(clips, cfg: RunConfig, cache_dir: Path | None) -> np.ndarray:
     length = int(CLIP_SECONDS * cfg.features.sample_rate)
-    return cached_features([c.audio for c in clips], cfg.features, cache_dir, length)
+    return cached_features([c.audio for c in clips], make_frontend(cfg.features), cache_dir, length)
 
 
 @torch.no_grad()
@@ -184,7 +185,7 @@ def train(data_dir: Path, out: Path, cfg: RunConfig, cache_dir: Path | None = No
     prep = prepare_data(data_dir, cfg, cache_dir, progress)
     cats = prep.categories
     val_clips, test_clips = prep.dataset.split("val"), prep.dataset.split("test")
-    frontend = Frontend(cfg.features)
+    frontend = make_frontend(cfg.features)
     torch.manual_seed(cfg.train.seed)
     model = build_model(cfg, len(cats))
     compute_norm(model, prep.builder, frontend, cfg)
@@ -213,7 +214,9 @@ def train(data_dir: Path, out: Path, cfg: RunConfig, cache_dir: Path | None = No
             + f"; skipped {len(prep.dataset.skipped)}")
     net = nn.parallel.DistributedDataParallel(model) if dd.world > 1 else model
     val_feats = clip_features(val_clips, cfg, cache_dir) if dd.main and val_clips else None
-    loss_fn = nn.CrossEntropyLoss(ignore_index=-100, label_smoothing=cfg.train.label_smoothing)
+    weight = torch.ones(len(cats))
+    weight[cats.index("_silence_")] = cfg.train.silence_weight
+    loss_fn = nn.CrossEntropyLoss(weight=weight, ignore_index=-100, label_smoothing=cfg.train.label_smoothing)
     t_start = time.time()
     for epoch in range(start_epoch, cfg.train.epochs):
         rng = np.random.default_rng([cfg.train.seed, epoch, dd.rank])

@@ -97,11 +97,11 @@ def test_cache_is_keyed_by_parameters_and_content(tmp_path):
     rng = np.random.default_rng(3)
     clips = [rng.normal(size=16000).astype(np.float32) * 0.1 for _ in range(3)]
     cfg = feature_preset("default")
-    a = cached_features(clips, cfg, tmp_path, 16000)
+    a = cached_features(clips, Frontend(cfg), tmp_path, 16000)
     assert len(list(tmp_path.glob("features-*.npy"))) == 1
-    np.testing.assert_array_equal(cached_features(clips, cfg, tmp_path, 16000), a)
+    np.testing.assert_array_equal(cached_features(clips, Frontend(cfg), tmp_path, 16000), a)
     assert len(list(tmp_path.glob("features-*.npy"))) == 1  # reused
-    cached_features(clips, feature_preset("ell"), tmp_path, 16000)
+    cached_features(clips, Frontend(feature_preset("ell")), tmp_path, 16000)
     clips[0][5] += 0.01
-    cached_features(clips, cfg, tmp_path, 16000)
+    cached_features(clips, Frontend(cfg), tmp_path, 16000)
     assert len(list(tmp_path.glob("features-*.npy"))) == 3

@@ -165,20 +165,21 @@ def config_key(cfg: FeatureConfig) -> str:
 
 
 def cached_features(
-    clips: Iterable[np.ndarray], cfg: FeatureConfig, cache_dir: Path | None, length: int
+    clips: Iterable[np.ndarray], fe: "Frontend", cache_dir: Path | None, length: int
 ) -> np.ndarray:
     """Features of fixed-length clips (zero-padded/cut to `length` samples).
 
-    Computed once and reused: the cache key covers the feature parameters and
-    the clips' sample contents.
+    Computed once and reused: the cache key covers the frontend type, its
+    parameters and the clips' sample contents.
     """
+    cfg = fe.cfg
     clips = list(clips)
     batch = np.zeros((len(clips), length), np.float32)
     for i, a in enumerate(clips):
         batch[i, : min(length, len(a))] = a[:length]
     path = None
     if cache_dir is not None:
-        h = hashlib.sha1(config_key(cfg).encode())
+        h = hashlib.sha1((type(fe).__name__ + config_key(cfg)).encode())
         h.update(batch.tobytes())
         path = Path(cache_dir) / f"features-{h.hexdigest()[:20]}.npy"
         if path.exists():
@@ -186,7 +187,6 @@ def cached_features(
                 return np.load(path)
             except (OSError, ValueError):
                 pass  # corrupt cache entry: recompute
-    fe = Frontend(cfg)
     feats = np.concatenate(
         [fe.compute_batch(batch[i : i + 256]) for i in range(0, len(batch), 256)]
     ) if len(batch) else np.zeros((0, fe.n_frames(length), cfg.n_features), np.float32)
