@@ -1,0 +1,33 @@
+import json
+import subprocess
+import sys
+
+import pytest
+
+from kwsdk.cli import build_parser
+
+
+@pytest.mark.parametrize("command", ["train", "eval", "synth", "demo"])
+def test_every_command_explains_itself(command):
+    p = subprocess.run([sys.executable, "-m", "kwsdk.cli", command, "--help"], capture_output=True, text=True)
+    assert p.returncode == 0
+    assert "usage: kwsdk " + command in p.stdout
+    actions = build_parser()._subparsers._group_actions[0].choices[command]._actions
+    for a in actions:  # every option has a help text or is self-explanatory by its choices
+        assert a.help or a.choices, a.dest
+
+
+def test_synth_json_then_train_on_it(tmp_path):
+    pytest.importorskip("shutil").which("espeak-ng") or pytest.skip("espeak-ng not installed")
+    out = tmp_path / "words"
+    p = subprocess.run([sys.executable, "-m", "kwsdk.cli", "synth", "--words", "hey kiwi,lights on", "--count", "4",
+                        "--out", str(out), "--json", "--quiet"], capture_output=True, text=True)
+    assert p.returncode == 0, p.stderr
+    rep = json.loads(p.stdout)
+    assert rep["clips_per_word"] == {"hey_kiwi": 4, "lights_on": 4}
+    assert len(list((out / "hey_kiwi").glob("*.wav"))) == 4
+
+
+def test_version():
+    p = subprocess.run([sys.executable, "-m", "kwsdk.cli", "--version"], capture_output=True, text=True)
+    assert p.returncode == 0 and p.stdout.startswith("kwsdk ")
