@@ -88,7 +88,8 @@ class AugmentConfig:
     speed_max: float = 1.1
     gain_db_min: float = -20.0
     gain_db_max: float = 6.0
-    time_mask_max: int = 0  # frames; 0: off
+    time_mask_max: int = 0  # frames per time mask; 0: off
+    time_masks: int = 1  # time masks per training sequence
     freq_mask_max: int = 0  # mel bands; 0: off
 
 

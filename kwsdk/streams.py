@@ -135,9 +135,9 @@ class StreamBuilder:
             if u is None:  # this split has no clip of the drawn kind: leave a gap
                 pos += int(rng.uniform(self.stream.gap_min, self.stream.gap_max) * sr)
                 continue
-            if pos + len(u.audio) > n:
-                break
             a, onset, offset = self._perturb(rng, u)
+            if pos + len(a) > n:
+                break
             a[: len(fade)] *= fade  # no clicks at clip edges
             a[len(a) - len(fade):] *= fade[::-1]
             speech[pos : pos + len(a)] += a
@@ -187,7 +187,7 @@ def mask_spec(rng: np.random.Generator, x: np.ndarray, aug: AugmentConfig) -> No
     """In-place SpecAugment-style masks, filled with each sequence's mean."""
     for b in range(len(x)):
         fill = x[b].mean()
-        if aug.time_mask_max > 0:
+        for _ in range(aug.time_masks if aug.time_mask_max > 0 else 0):
             w = int(rng.integers(0, aug.time_mask_max + 1))
             s = int(rng.integers(0, max(1, x.shape[1] - w)))
             x[b, s : s + w] = fill

@@ -71,3 +71,12 @@ def test_spec_masks():
     y = x.copy()
     mask_spec(np.random.default_rng(1), y, AugmentConfig(time_mask_max=10, freq_mask_max=8))
     assert (y != x).any() and ((y == x) | (y == x.mean(axis=(1, 2), keepdims=True))).all()
+
+
+def test_speed_perturbed_clips_always_fit():
+    b = builder()
+    b.aug.speed_min, b.aug.speed_max = 0.8, 1.2
+    rng = np.random.default_rng(11)
+    for _ in range(300):
+        audio, placed = b.sequence(rng, SR * 3)
+        assert len(audio) == SR * 3 and all(p.offset <= len(audio) for p in placed)
