@@ -126,6 +126,9 @@ class TrainConfig:
     weight_decay: float = 1e-4
     schedule: str = "onecycle"  # "onecycle", "cosine", "constant"
     grad_clip: float = 1.0
+    # Exponential moving average of the weights, the model that is validated
+    # and kept; 0 disables it.
+    ema_decay: float = 0.995
     label_smoothing: float = 0.05
     # Loss weight of `_silence_` frames relative to word frames: most frames
     # of a stream are silence, and they are the easy ones.

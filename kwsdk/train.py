@@ -15,6 +15,7 @@ equals an uninterrupted one. Runs unchanged under
 
 from __future__ import annotations
 
+import copy
 import io
 import json
 import os
@@ -158,6 +159,12 @@ class Distributed:
             dist.destroy_process_group()
 
 
+@torch.no_grad()
+def update_ema(ema: KWSModel, model: KWSModel, decay: float) -> None:
+    for e, p in zip(ema.parameters(), model.parameters()):
+        e.lerp_(p, 1.0 - decay)
+
+
 def compute_norm(model: KWSModel, builder: StreamBuilder, frontend: Frontend, cfg: RunConfig) -> None:
     rng = np.random.default_rng([cfg.train.seed, 0xC0FFEE])
     x = np.concatenate([builder.batch(rng, cfg.train.batch_size, frontend)[0] for _ in range(NORM_BATCHES)])
@@ -189,6 +196,8 @@ def train(data_dir: Path, out: Path, cfg: RunConfig, cache_dir: Path | None = No
     torch.manual_seed(cfg.train.seed)
     model = build_model(cfg, len(cats))
     compute_norm(model, prep.builder, frontend, cfg)
+    # The weight average is what gets validated and kept (identical on every rank).
+    ema = copy.deepcopy(model)
     opt = make_optimizer(model, cfg)
     sched = make_schedule(opt, cfg)
     history: list[dict] = []
@@ -197,6 +206,7 @@ def train(data_dir: Path, out: Path, cfg: RunConfig, cache_dir: Path | None = No
     if ckpt_path.exists():
         ck = torch.load(ckpt_path, map_location="cpu", weights_only=False)
         model.load_state_dict(ck["model"])
+        ema.load_state_dict(ck["ema"])
         opt.load_state_dict(ck["optimizer"])
         sched.load_state_dict(ck["schedule"])
         history, best, start_epoch = ck["history"], ck["best"], ck["epoch"] + 1
@@ -234,6 +244,7 @@ def train(data_dir: Path, out: Path, cfg: RunConfig, cache_dir: Path | None = No
             if cfg.train.grad_clip > 0:
                 nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
             opt.step()
+            update_ema(ema, model, cfg.train.ema_decay)
             sched.step()
             losses.append(loss.item())
             bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
@@ -241,13 +252,13 @@ def train(data_dir: Path, out: Path, cfg: RunConfig, cache_dir: Path | None = No
                  "seconds": time.time() - t_start}
         if dd.main:
             if val_feats is not None:
-                entry["val_accuracy"] = evaluate_clips(model, val_clips, val_feats, cfg, cats)["accuracy"]
+                entry["val_accuracy"] = evaluate_clips(ema, val_clips, val_feats, cfg, cats)["accuracy"]
             history.append(entry)
             if entry.get("val_accuracy", 0.0) >= best["val_accuracy"]:
                 best = {"val_accuracy": entry.get("val_accuracy", 0.0), "epoch": epoch + 1}
-                save_torch(out / "model.pt", {"state_dict": model.state_dict(), "config": cfg.to_dict(),
+                save_torch(out / "model.pt", {"state_dict": ema.state_dict(), "config": cfg.to_dict(),
                                               "categories": cats, "epoch": epoch + 1})
-            save_torch(ckpt_path, {"model": model.state_dict(), "optimizer": opt.state_dict(),
+            save_torch(ckpt_path, {"model": model.state_dict(), "ema": ema.state_dict(), "optimizer": opt.state_dict(),
                                    "schedule": sched.state_dict(), "history": history, "best": best,
                                    "epoch": epoch})
             log(f"epoch {epoch + 1}/{cfg.train.epochs}  loss {entry['loss']:.4f}  "
