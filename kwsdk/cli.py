@@ -119,7 +119,7 @@ def build_parser() -> argparse.ArgumentParser:
                                       "other words become _unknown_")
     t.add_argument("--config", help="JSON file with any subset of the config (see a run's config.json)")
     t.add_argument("--preset", choices=["default", "ell"], help="feature preset (default: 'default')")
-    t.add_argument("--epochs", type=int, help="training epochs (default 24; see train.steps_per_epoch)")
+    t.add_argument("--epochs", type=int, help="training epochs (default 36; see train.steps_per_epoch)")
     t.add_argument("--seed", type=int, help="seed for initialisation, data order and augmentation (default 0)")
     t.add_argument("--max-per-class", type=int, help="use at most N clips per category")
     t.add_argument("--bad-list", help="file of relative paths to skip (read only)")

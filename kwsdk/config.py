@@ -118,7 +118,7 @@ class ModelConfig:
 
 @dataclass
 class TrainConfig:
-    epochs: int = 24
+    epochs: int = 36
     steps_per_epoch: int = 50
     batch_size: int = 32
     optimizer: str = "adamw"  # "adamw", "adam", "rmsprop", "sgd"
