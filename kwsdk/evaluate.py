@@ -62,12 +62,18 @@ def save_confusion_png(metrics: dict, path: Path, title: str) -> None:
     plt.close(fig)
 
 
-def eval_clips(run_dir: Path, data_dir: Path, split: str, cache_dir: Path | None, progress: bool) -> dict:
+def load_run_and_split(run_dir: Path, data_dir: Path, split: str, cache_dir: Path | None, progress: bool):
+    """The run's model and config, its data config applied to data_dir, and the split's clips."""
     cfg, cats, model = load_model(run_dir)
     ds = load_dataset(data_dir, cfg.data, cfg.features.sample_rate, progress=progress, cache_dir=cache_dir)
     clips = ds.split(split)
     if not clips:
         raise ConfigError(f"{data_dir}: split {split!r} has no usable clips")
+    return cfg, cats, model, ds, clips
+
+
+def eval_clips(run_dir: Path, data_dir: Path, split: str, cache_dir: Path | None, progress: bool) -> dict:
+    cfg, cats, model, ds, clips = load_run_and_split(run_dir, data_dir, split, cache_dir, progress)
     res = evaluate_clips(model, clips, clip_features(clips, cfg, cache_dir), cfg, cats)
     res["split"] = split
     res["skipped"] = len(ds.skipped)
@@ -123,11 +129,7 @@ def calibrate(run_dir: Path, model: KWSModel, cfg: RunConfig, cats, clips, noise
 
 def eval_stream_run(run_dir: Path, data_dir: Path, split: str, minutes: float, seed: int,
                     threshold: float | None, cache_dir: Path | None, progress: bool) -> dict:
-    cfg, cats, model = load_model(run_dir)
-    ds = load_dataset(data_dir, cfg.data, cfg.features.sample_rate, progress=progress, cache_dir=cache_dir)
-    clips = ds.split(split)
-    if not clips:
-        raise ConfigError(f"{data_dir}: split {split!r} has no usable clips")
+    cfg, cats, model, ds, clips = load_run_and_split(run_dir, data_dir, split, cache_dir, progress)
     es = build_stream(cfg, cats, clips, ds.noise, minutes, seed)
     post = stream_posteriors(model, es.features)
     det = detector_config(run_dir, cfg)
