@@ -63,8 +63,12 @@ def smooth(posteriors: np.ndarray, k: int) -> np.ndarray:
     and whole-array calls give bit-identical results.
     """
     p = np.asarray(posteriors, np.float64)
-    padded = np.concatenate([np.zeros((k - 1, p.shape[1])), p])
-    return np.lib.stride_tricks.sliding_window_view(padded, k, axis=0).sum(axis=-1) / k
+    return _window_mean(np.concatenate([np.zeros((k - 1, p.shape[1])), p]), k)
+
+
+def _window_mean(frames: np.ndarray, k: int) -> np.ndarray:
+    """Mean of every run of k consecutive rows: len(frames) - k + 1 rows out."""
+    return np.lib.stride_tricks.sliding_window_view(frames, k, axis=0).sum(axis=-1) / k
 
 
 class Detector:
@@ -92,7 +96,7 @@ class Detector:
         if len(p) == 0:
             return []
         full = np.concatenate([self.history, p])
-        s = np.lib.stride_tricks.sliding_window_view(full, self.k, axis=0).sum(axis=-1) / self.k
+        s = _window_mean(full, self.k)
         self.history = full[len(full) - (self.k - 1):]
         events = []
         margin = s - self.thr

@@ -36,12 +36,23 @@ def detector_config(run_dir: Path, cfg: RunConfig) -> DetectorConfig:
     return cfg.detector
 
 
-def save_confusion_png(metrics: dict, path: Path, title: str) -> None:
+def _pyplot():
+    """pyplot on the file-only backend (no display on devices or CI)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
+    return plt
+
+
+def _save_png(plt, fig, path: Path) -> None:
+    atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=100))
+    plt.close(fig)
+
+
+def save_confusion_png(metrics: dict, path: Path, title: str) -> None:
+    plt = _pyplot()
     cm = np.array(metrics["confusion"], dtype=float)
     cats = metrics["categories"]
     norm = cm / np.maximum(cm.sum(axis=1, keepdims=True), 1)
@@ -58,8 +69,7 @@ def save_confusion_png(metrics: dict, path: Path, title: str) -> None:
                         color="white" if norm[i, j] > 0.5 else "black")
     ax.set_title(title)
     fig.tight_layout()
-    atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=100))
-    plt.close(fig)
+    _save_png(plt, fig, path)
 
 
 def load_run_and_split(run_dir: Path, data_dir: Path, split: str, cache_dir: Path | None, progress: bool):
@@ -149,11 +159,7 @@ def eval_stream_run(run_dir: Path, data_dir: Path, split: str, minutes: float, s
 
 
 def save_curve_png(curve: list[dict], res: dict, path: Path) -> None:
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
+    plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot([c["false_accepts_per_hour"] for c in curve], [c["recall"] for c in curve], ".-")
     ax.plot([res["false_accepts_per_hour"]], [res["recall"]], "o", color="red",
@@ -165,5 +171,4 @@ def save_curve_png(curve: list[dict], res: dict, path: Path) -> None:
     ax.grid(True, alpha=0.3)
     ax.legend()
     fig.tight_layout()
-    atomic_write(path, lambda p: fig.savefig(p, format="png", dpi=100))
-    plt.close(fig)
+    _save_png(plt, fig, path)

@@ -48,6 +48,7 @@ import numpy as np
 import scipy.fft
 
 from kwsdk.config import FeatureConfig
+from kwsdk.fileio import atomic_write
 
 
 def hz_to_mel(f):
@@ -191,8 +192,6 @@ def cached_features(
         [fe.compute_batch(batch[i : i + 256]) for i in range(0, len(batch), 256)]
     ) if len(batch) else np.zeros((0, fe.n_frames(length), cfg.n_features), np.float32)
     if path is not None:
-        from kwsdk.fileio import atomic_write
-
         def write(tmp: Path) -> None:
             with open(tmp, "wb") as f:
                 np.save(f, feats)
