@@ -1,0 +1,161 @@
+"""The generated C frontend on the host: built with strict warnings into a
+shared library and called through ctypes (stage by stage or streaming), or
+built as the test driver executable (optionally with sanitizers) and run as
+a subprocess. Outputs come back in the integer reference's types so tests
+compare them with `assert_array_equal`."""
+
+from __future__ import annotations
+
+import ctypes
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from kwsdk.codegen import render
+from kwsdk.codegen.frontend import generate_frontend
+from kwsdk.config import FeatureConfig
+from kwsdk.frontend.integer import IntFrames
+from kwsdk.hostbuild import build_executable, build_shared, load, write_sources
+
+_P = np.ctypeslib.ndpointer
+
+
+def _state_struct(cfg: FeatureConfig) -> type[ctypes.Structure]:
+    class State(ctypes.Structure):
+        _fields_ = [
+            ("buf", ctypes.c_int16 * cfg.window_size),
+            ("fill", ctypes.c_uint32),
+            ("work", ctypes.c_int32 * (cfg.nfft + 2)),
+            ("spec", ctypes.c_uint64 * (cfg.nfft // 2 + 1)),
+            ("mel", ctypes.c_uint64 * cfg.n_mels),
+            ("mel_exp", ctypes.c_int32),
+        ]
+
+    return State
+
+
+def write_frontend_sources(cfg: FeatureConfig, out_dir: Path, driver: bool = False) -> list[Path]:
+    files = generate_frontend(cfg)
+    if driver:
+        files["kws_frontend_main.c"] = render("kws_frontend_main.c.j2", "kws_frontend_main.c.j2")
+    return write_sources(files, out_dir)
+
+
+class CFrontend:
+    """ctypes binding of the generated frontend for `cfg`, built in `build_dir`."""
+
+    def __init__(self, cfg: FeatureConfig, build_dir: Path):
+        self.cfg = cfg
+        build_dir = Path(build_dir)
+        srcs = write_frontend_sources(cfg, build_dir / "src")
+        self.lib = load(build_shared(srcs, build_dir / "libkws_frontend.so"))
+        L, c = self.lib, cfg
+        bins = c.nfft // 2 + 1
+        i16, i32, u64 = (_P(np.int16, flags="C"), _P(np.int32, flags="C"), _P(np.uint64, flags="C"))
+        L.kws_window_q15.argtypes, L.kws_window_q15.restype = [i16, i32], ctypes.c_int32
+        L.kws_rfft_q31.argtypes, L.kws_rfft_q31.restype = [i32], None
+        L.kws_spectrum_u64.argtypes, L.kws_spectrum_u64.restype = [i32, ctypes.c_int32, u64], ctypes.c_int32
+        L.kws_mel_q15.argtypes, L.kws_mel_q15.restype = [u64, u64], None
+        L.kws_log_s16.argtypes, L.kws_log_s16.restype = [u64, ctypes.c_int32, i16], None
+        if c.n_mfcc:
+            L.kws_dct_q15.argtypes, L.kws_dct_q15.restype = [i16, i16], None
+        L.kws_frontend_state_size.restype = ctypes.c_size_t
+        L.kws_frontend_feed.restype = ctypes.c_size_t
+        L.kws_frontend_feed.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, i16,
+                                        ctypes.POINTER(ctypes.c_int)]
+        self.state = _state_struct(cfg)()
+        if ctypes.sizeof(self.state) != L.kws_frontend_state_size():
+            raise RuntimeError("kws_frontend_t layout differs from the ctypes mirror")
+        self.n_bins = bins
+
+    # Stage calls: one frame at a time, the same signatures as the references.
+    def window(self, frame: np.ndarray) -> tuple[np.ndarray, int]:
+        out = np.zeros(self.cfg.nfft + 2, np.int32)
+        n = self.lib.kws_window_q15(np.ascontiguousarray(frame, np.int16), out)
+        return out[: self.cfg.nfft].astype(np.int64), int(n)
+
+    def rfft(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        buf = np.zeros(self.cfg.nfft + 2, np.int32)
+        buf[: self.cfg.nfft] = x
+        self.lib.kws_rfft_q31(buf)
+        return buf[0::2].astype(np.int64), buf[1::2].astype(np.int64)
+
+    def spectrum(self, re: np.ndarray, im: np.ndarray, n: int) -> tuple[np.ndarray, int]:
+        bins = np.zeros(2 * self.n_bins, np.int32)
+        bins[0::2], bins[1::2] = re, im
+        s = np.zeros(self.n_bins, np.uint64)
+        e = self.lib.kws_spectrum_u64(bins, n, s)
+        return s, int(e)
+
+    def mel(self, s: np.ndarray) -> np.ndarray:
+        m = np.zeros(self.cfg.n_mels, np.uint64)
+        self.lib.kws_mel_q15(np.ascontiguousarray(s, np.uint64), m)
+        return m
+
+    def log(self, m: np.ndarray, e: int) -> np.ndarray:
+        out = np.zeros(self.cfg.n_mels, np.int16)
+        self.lib.kws_log_s16(np.ascontiguousarray(m, np.uint64), int(e), out)
+        return out
+
+    def dct(self, logmel: np.ndarray) -> np.ndarray:
+        out = np.zeros(self.cfg.n_mfcc, np.int16)
+        self.lib.kws_dct_q15(np.ascontiguousarray(logmel, np.int16), out)
+        return out
+
+    def run(self, pcm: np.ndarray, chunk: int | None = None) -> IntFrames:
+        """Stream int16 PCM through kws_frontend_feed in chunks of `chunk`
+        samples (default: all at once), from a freshly reset state."""
+        self.lib.kws_frontend_reset(ctypes.byref(self.state))
+        pcm = np.ascontiguousarray(pcm, np.int16)
+        chunk = chunk or max(1, len(pcm))
+        feats, mels, exps = [], [], []
+        f = np.zeros(self.cfg.n_features, np.int16)
+        ready = ctypes.c_int(0)
+        base = pcm.ctypes.data
+        for start in range(0, len(pcm), chunk):
+            end = min(len(pcm), start + chunk)
+            pos = start
+            while pos < end:
+                pos += self.lib.kws_frontend_feed(ctypes.byref(self.state), base + 2 * pos, end - pos, f,
+                                                  ctypes.byref(ready))
+                if ready.value:
+                    feats.append(f.copy())
+                    mels.append(np.frombuffer(self.state.mel, np.uint64).copy())
+                    exps.append(self.state.mel_exp)
+        return _frames(self.cfg, feats, mels, exps)
+
+
+def _frames(cfg: FeatureConfig, feats, mels, exps) -> IntFrames:
+    return IntFrames(np.array(feats, np.int16).reshape(-1, cfg.n_features),
+                     np.array(mels, np.uint64).reshape(-1, cfg.n_mels), np.array(exps, np.int64))
+
+
+def build_driver(cfg: FeatureConfig, build_dir: Path, sanitize: bool = False) -> Path:
+    srcs = write_frontend_sources(cfg, Path(build_dir) / "src", driver=True)
+    name = "kws_frontend_main_san" if sanitize else "kws_frontend_main"
+    return build_executable(srcs, Path(build_dir) / name, sanitize=sanitize)
+
+
+def parse_driver_output(cfg: FeatureConfig, data: bytes) -> IntFrames:
+    # The C writes the three fields back to back, unpadded.
+    rec = np.dtype({"names": ["f", "m", "e"], "formats": [(np.int16, cfg.n_features), (np.uint64, cfg.n_mels), np.int32],
+                    "offsets": [0, 2 * cfg.n_features, 2 * cfg.n_features + 8 * cfg.n_mels],
+                    "itemsize": 2 * cfg.n_features + 8 * cfg.n_mels + 4})
+    r = np.frombuffer(data, rec)
+    return IntFrames(r["f"].copy(), r["m"].copy(), r["e"].astype(np.int64))
+
+
+def run_driver(exe: Path, cfg: FeatureConfig, pcm: np.ndarray, chunk: int, runner: list[str] = (),
+               timeout: float = 120) -> IntFrames:
+    """Run the driver (optionally under an emulator `runner`) on one PCM
+    vector; raises on a missing PASS line or a non-zero exit."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "in.pcm", Path(tmp) / "out.bin"
+        src.write_bytes(np.ascontiguousarray(pcm, "<i2").tobytes())
+        proc = subprocess.run([*runner, str(exe), str(src), str(dst), str(chunk)], capture_output=True,
+                              text=True, timeout=timeout)
+        if proc.returncode != 0 or "PASS" not in proc.stdout:
+            raise RuntimeError(f"{exe} failed (exit {proc.returncode}): {proc.stdout}{proc.stderr}")
+        return parse_driver_output(cfg, dst.read_bytes())

@@ -1,0 +1,81 @@
+"""Integer frontend: the bit-exact Python reference of the generated C
+frontend (`kws_frontend.c`), composed from the stage references
+window -> fft -> spectrum -> mel -> log [-> dct].
+
+Input int16 PCM; output one s16 feature vector per hop with
+`frac_bits` fractional bits (log-mel: FEATURE_FRAC_BITS = 10; MFCC: fewer,
+see kwsdk.frontend.dct). Framing, streaming and the float-facing API are the
+float Frontend's, so training and evaluation can use either.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from kwsdk.config import FeatureConfig
+from kwsdk.frontend import dct, fft, log, mel, spectrum, window
+from kwsdk.frontend.features import Frontend
+
+
+@dataclass
+class IntFrames:
+    """Per-frame integer outputs: features and the linear mel energies the
+    VAD uses (mel * 2**mel_exp is the float reference's mel energy)."""
+
+    features: np.ndarray  # int16 (F, n_features)
+    mel: np.ndarray  # uint64 (F, n_mels)
+    mel_exp: np.ndarray  # int64 (F,)
+
+
+class IntegerFrontend(Frontend):
+    def __init__(self, cfg: FeatureConfig):
+        super().__init__(cfg)
+        nfft = cfg.nfft
+        if nfft & (nfft - 1) or nfft < 16:
+            raise ValueError(f"integer frontend needs nfft a power of two >= 16, got {nfft}")
+        self.window_q15 = window.window_q15(cfg)
+        self.twiddle = fft.twiddles_q31(nfft)
+        self.bitrev = fft.bitrev_table(nfft // 2)
+        self.mel_q15 = mel.mel_weights_q15(cfg)
+        self.power_bits = mel.power_bits(self.mel_q15)
+        self.log_tables = log.log_tables(cfg.log_offset)
+        self.dct_q15 = dct.dct_q15(cfg.n_mels, cfg.n_mfcc) if cfg.n_mfcc else None
+        self.frac_bits = dct.mfcc_frac_bits(cfg.n_mels) if cfg.n_mfcc else log.FEATURE_FRAC_BITS
+
+    def frames_int(self, frames: np.ndarray) -> IntFrames:
+        """int16 frames (F, window_size) -> IntFrames."""
+        c = self.cfg
+        frames = np.asarray(frames)
+        if frames.ndim != 2 or frames.shape[1] != c.window_size:
+            raise ValueError(f"expected frames of {c.window_size} samples, got shape {frames.shape}")
+        x, n = window.apply_window_q15(frames, self.window_q15, c.nfft)
+        re, im = fft.rfft_q31(x, *self.twiddle, self.bitrev)
+        s, e = spectrum.spectrum_u64(re, im, n, c.spectrum, c.nfft, self.power_bits)
+        m = mel.mel_q15(s, self.mel_q15)
+        m_exp = e - mel.WEIGHT_FRAC_BITS
+        feats = log.log_s16(m, m_exp, self.log_tables)
+        if self.dct_q15 is not None:
+            feats = dct.apply_dct_q15(feats, self.dct_q15)
+        return IntFrames(feats.astype(np.int16), m, m_exp)
+
+    def analyze(self, pcm: np.ndarray) -> IntFrames:
+        """Offline: int16 PCM of one clip -> IntFrames of its len // hop frames."""
+        c = self.cfg
+        pcm = np.asarray(pcm, np.int16)
+        t = len(pcm) // c.hop_size
+        x = np.concatenate([np.zeros(c.window_size - c.hop_size, np.int16), pcm[: t * c.hop_size]])
+        frames = np.lib.stride_tricks.sliding_window_view(x, c.window_size)[:: c.hop_size][:t]
+        return self.frames_int(frames.reshape(t, c.window_size))
+
+    def _frames_to_features(self, frames: np.ndarray) -> np.ndarray:
+        lead = frames.shape[:-1]
+        pcm = np.clip(np.round(frames.reshape(-1, frames.shape[-1]) * 32768.0), -32768, 32767).astype(np.int16)
+        out = self.frames_int(pcm).features.astype(np.float32) / np.float32(1 << self.frac_bits)
+        return out.reshape(*lead, -1)
+
+
+def to_pcm16(audio: np.ndarray) -> np.ndarray:
+    """Float audio in [-1, 1] (int16 / 32768) back to int16, exactly."""
+    return np.clip(np.round(np.asarray(audio, np.float64) * 32768.0), -32768, 32767).astype(np.int16)

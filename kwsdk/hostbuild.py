@@ -1,0 +1,65 @@
+"""Build generated C on the host: a ctypes shared library (strict warnings)
+and standalone executables (optionally under AddressSanitizer and UBSan,
+which cannot be loaded into an uninstrumented Python, so they run as
+subprocesses)."""
+
+from __future__ import annotations
+
+import ctypes
+import os
+import subprocess
+from pathlib import Path
+from typing import Iterable, Mapping
+
+from kwsdk.fileio import atomic_write_text
+
+STRICT_CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Wconversion", "-Werror"]
+SANITIZE_CFLAGS = ["-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-recover=all",
+                   "-fno-omit-frame-pointer"]
+
+
+class BuildError(RuntimeError):
+    pass
+
+
+def compiler() -> str:
+    return os.environ.get("CC", "gcc")
+
+
+def write_sources(files: Mapping[str, str], out_dir: Path) -> list[Path]:
+    out_dir.mkdir(parents=True, exist_ok=True)
+    paths = []
+    for name, text in files.items():
+        atomic_write_text(out_dir / name, text)
+        paths.append(out_dir / name)
+    return paths
+
+
+def _compile(cmd: list[str]) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BuildError(f"{' '.join(cmd)}\n{proc.stdout}{proc.stderr}")
+
+
+def _c_sources(sources: Iterable[Path]) -> list[str]:
+    return [str(s) for s in sources if str(s).endswith(".c")]
+
+
+def build_shared(sources: Iterable[Path], out: Path, opt: str = "-O2") -> Path:
+    """Compile C sources into a shared library for ctypes."""
+    sources = list(sources)
+    incs = sorted({f"-I{Path(s).parent}" for s in sources})
+    _compile([compiler(), *STRICT_CFLAGS, opt, "-fPIC", "-shared", *incs, *_c_sources(sources), "-o", str(out)])
+    return out
+
+
+def build_executable(sources: Iterable[Path], out: Path, sanitize: bool = False, opt: str = "-O2") -> Path:
+    sources = list(sources)
+    incs = sorted({f"-I{Path(s).parent}" for s in sources})
+    flags = SANITIZE_CFLAGS if sanitize else [opt]
+    _compile([compiler(), *STRICT_CFLAGS, *flags, *incs, *_c_sources(sources), "-o", str(out)])
+    return out
+
+
+def load(lib: Path) -> ctypes.CDLL:
+    return ctypes.CDLL(str(Path(lib).resolve()))
