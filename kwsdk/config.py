@@ -66,6 +66,24 @@ def feature_preset(name: str) -> FeatureConfig:
 
 
 @dataclass
+class VadConfig:
+    """Voice activity detector (kwsdk.frontend.vad). Ratios and the level
+    threshold are stated in ELL's magnitude terms (its tutorial defaults);
+    on a power-spectrum frontend they are squared so that the same settings
+    mean the same loudness."""
+
+    tau_up: float = 1.5  # s: how slowly the noise floor rises
+    tau_down: float = 0.09  # s: how quickly it falls
+    large_input: float = 4.0  # level above large_input * floor rises slower still...
+    gain_att: float = 0.01  # ...by this factor
+    threshold_up: float = 3.5  # speech starts: level > threshold_up * floor
+    threshold_down: float = 0.9  # speech ends: level < threshold_down * floor
+    level_threshold: float = 0.02  # and speech needs at least this level
+    hysteresis: float = 0.0  # s the end condition must last before the output drops (0: ELL)
+    initial_floor: float = 0.1
+
+
+@dataclass
 class DataConfig:
     keywords: list[str] = field(
         default_factory=lambda: ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go"]
@@ -162,6 +180,7 @@ class RunConfig:
     model: ModelConfig = field(default_factory=ModelConfig)
     train: TrainConfig = field(default_factory=TrainConfig)
     detector: DetectorConfig = field(default_factory=DetectorConfig)
+    vad: VadConfig = field(default_factory=VadConfig)
 
     def to_dict(self) -> dict[str, Any]:
         return dataclasses.asdict(self)

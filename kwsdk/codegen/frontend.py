@@ -9,12 +9,12 @@ from __future__ import annotations
 from dataclasses import asdict
 
 from kwsdk.codegen import c_array, c_int, inputs_hash, render
-from kwsdk.config import FeatureConfig
-from kwsdk.frontend import dct, log, mel, spectrum, window
+from kwsdk.config import FeatureConfig, VadConfig
+from kwsdk.frontend import dct, log, mel, spectrum, vad, window
 from kwsdk.frontend.integer import IntegerFrontend
 
 FRONTEND_SOURCES = ["kws_window_q15.c", "kws_rfft_q31.c", "kws_spectrum_u64.c", "kws_mel_q15.c",
-                    "kws_log_s16.c", "kws_frontend.c"]
+                    "kws_log_s16.c", "kws_frontend.c", "kws_vad.h", "kws_vad.c"]
 
 
 def frontend_context(fe: IntegerFrontend) -> dict:
@@ -36,7 +36,7 @@ def frontend_context(fe: IntegerFrontend) -> dict:
         power_bits=fe.power_bits, exp_bias=spectrum.exponent_bias(c.spectrum, c.nfft),
         starts=c_array("uint16_t", "kws_mel_start", starts, 16),
         counts=c_array("uint16_t", "kws_mel_count", counts, 16),
-        weights=c_array("uint16_t", "kws_mel_weight_q15", flat, 12),
+        mel_weights=c_array("uint16_t", "kws_mel_weight_q15", flat, 12),
         weight_frac_bits=mel.WEIGHT_FRAC_BITS,
         log2_table=c_array("int32_t", "kws_log2_q30", t["log2_q30"], 6),
         softplus_table=c_array("int32_t", "kws_softplus_q16", t["softplus_q16"], 8),
@@ -48,21 +48,32 @@ def frontend_context(fe: IntegerFrontend) -> dict:
     )
     if c.n_mfcc:
         ctx.update(dct_table=c_array("int16_t", "kws_dct_q15_table", fe.dct_q15, 10),
-                   guard_bits=dct.dct_guard_bits(c.n_mels), )
+                   guard_bits=dct.dct_guard_bits(c.n_mels), dct_out_shift=15 + dct.dct_guard_bits(c.n_mels))
     return ctx
 
 
-def generate_frontend(cfg: FeatureConfig) -> dict[str, str]:
-    """File name -> C source text for the frontend of `cfg`."""
+def vad_context(v: vad.IntVad) -> dict:
+    return dict(
+        level_frac_bits=vad.LEVEL_FRAC_BITS, level_bits=vad.LEVEL_BITS,
+        level_top=c_int((1 << vad.LEVEL_BITS) - 1, "uint64_t"),
+        vad_weights=c_array("int32_t", "kws_vad_weight_q15", v.weights_q15, 10),
+        initial_floor=c_int(v.initial_floor, "int64_t"), level_threshold=c_int(v.level_threshold, "int64_t"),
+        a_up=v.a_up, a_down=v.a_down, a_att=v.a_att, large_input=v.large_input,
+        threshold_up=v.threshold_up, threshold_down=v.threshold_down, hold_frames=v.rule.hold,
+    )
+
+
+def generate_frontend(cfg: FeatureConfig, vad_cfg: VadConfig | None = None) -> dict[str, str]:
+    """File name -> C source text for the frontend and VAD of `cfg`."""
+    vad_cfg = vad_cfg or VadConfig()
     fe = IntegerFrontend(cfg)
-    ctx = frontend_context(fe)
-    source = f"FeatureConfig {inputs_hash(asdict(cfg))} (preset {cfg.preset})"
+    ctx = {**frontend_context(fe), **vad_context(vad.IntVad(vad_cfg, cfg))}
+    source = f"FeatureConfig {inputs_hash(asdict(cfg))}, VadConfig {inputs_hash(asdict(vad_cfg))} (preset {cfg.preset})"
     files = {
         "kws_fixedpoint.h": render("kws_fixedpoint.h.j2", source),
         "kws_frontend.h": render("kws_frontend.h.j2", source, **ctx),
     }
     names = FRONTEND_SOURCES + (["kws_dct_q15.c"] if cfg.n_mfcc else [])
     for name in names:
-        extra = {"out_shift": 15 + ctx["guard_bits"]} if name == "kws_dct_q15.c" else {}
-        files[name] = render(name + ".j2", source, **{**ctx, **extra})
+        files[name] = render(name + ".j2", source, **ctx)
     return files

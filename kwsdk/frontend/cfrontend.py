@@ -15,7 +15,7 @@ import numpy as np
 
 from kwsdk.codegen import render
 from kwsdk.codegen.frontend import generate_frontend
-from kwsdk.config import FeatureConfig
+from kwsdk.config import FeatureConfig, VadConfig
 from kwsdk.frontend.integer import IntFrames
 from kwsdk.hostbuild import build_executable, build_shared, load, write_sources
 
@@ -36,20 +36,28 @@ def _state_struct(cfg: FeatureConfig) -> type[ctypes.Structure]:
     return State
 
 
-def write_frontend_sources(cfg: FeatureConfig, out_dir: Path, driver: bool = False) -> list[Path]:
-    files = generate_frontend(cfg)
+def _vad_struct() -> type[ctypes.Structure]:
+    class Vad(ctypes.Structure):
+        _fields_ = [("floor", ctypes.c_int64), ("state", ctypes.c_int32), ("quiet", ctypes.c_int32)]
+
+    return Vad
+
+
+def write_frontend_sources(cfg: FeatureConfig, out_dir: Path, driver: bool = False,
+                           vad_cfg: VadConfig | None = None) -> list[Path]:
+    files = generate_frontend(cfg, vad_cfg)
     if driver:
         files["kws_frontend_main.c"] = render("kws_frontend_main.c.j2", "kws_frontend_main.c.j2")
     return write_sources(files, out_dir)
 
 
 class CFrontend:
-    """ctypes binding of the generated frontend for `cfg`, built in `build_dir`."""
+    """ctypes binding of the generated frontend and VAD for `cfg`, built in `build_dir`."""
 
-    def __init__(self, cfg: FeatureConfig, build_dir: Path):
+    def __init__(self, cfg: FeatureConfig, build_dir: Path, vad_cfg: VadConfig | None = None):
         self.cfg = cfg
         build_dir = Path(build_dir)
-        srcs = write_frontend_sources(cfg, build_dir / "src")
+        srcs = write_frontend_sources(cfg, build_dir / "src", vad_cfg=vad_cfg)
         self.lib = load(build_shared(srcs, build_dir / "libkws_frontend.so"))
         L, c = self.lib, cfg
         bins = c.nfft // 2 + 1
@@ -65,6 +73,9 @@ class CFrontend:
         L.kws_frontend_feed.restype = ctypes.c_size_t
         L.kws_frontend_feed.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, i16,
                                         ctypes.POINTER(ctypes.c_int)]
+        L.kws_vad_level.argtypes, L.kws_vad_level.restype = [u64, ctypes.c_int32], ctypes.c_int64
+        L.kws_vad_process.argtypes, L.kws_vad_process.restype = [ctypes.c_void_p, u64, ctypes.c_int32], ctypes.c_int32
+        self.vad_state = _vad_struct()()
         self.state = _state_struct(cfg)()
         if ctypes.sizeof(self.state) != L.kws_frontend_state_size():
             raise RuntimeError("kws_frontend_t layout differs from the ctypes mirror")
@@ -104,13 +115,24 @@ class CFrontend:
         self.lib.kws_dct_q15(np.ascontiguousarray(logmel, np.int16), out)
         return out
 
+    def vad_level(self, m: np.ndarray, e: int) -> int:
+        return int(self.lib.kws_vad_level(np.ascontiguousarray(m, np.uint64), int(e)))
+
+    def vad_run(self, mel: np.ndarray, mel_exp: np.ndarray) -> np.ndarray:
+        """kws_vad_process over frames, from a reset state."""
+        self.lib.kws_vad_reset(ctypes.byref(self.vad_state))
+        return np.array([self.lib.kws_vad_process(ctypes.byref(self.vad_state),
+                                                  np.ascontiguousarray(m, np.uint64), int(e))
+                         for m, e in zip(mel, mel_exp)], np.int8)
+
     def run(self, pcm: np.ndarray, chunk: int | None = None) -> IntFrames:
-        """Stream int16 PCM through kws_frontend_feed in chunks of `chunk`
-        samples (default: all at once), from a freshly reset state."""
+        """Stream int16 PCM through kws_frontend_feed (and the VAD) in chunks
+        of `chunk` samples (default: all at once), from freshly reset states."""
         self.lib.kws_frontend_reset(ctypes.byref(self.state))
+        self.lib.kws_vad_reset(ctypes.byref(self.vad_state))
         pcm = np.ascontiguousarray(pcm, np.int16)
         chunk = chunk or max(1, len(pcm))
-        feats, mels, exps = [], [], []
+        feats, mels, exps, flags = [], [], [], []
         f = np.zeros(self.cfg.n_features, np.int16)
         ready = ctypes.c_int(0)
         base = pcm.ctypes.data
@@ -124,27 +146,28 @@ class CFrontend:
                     feats.append(f.copy())
                     mels.append(np.frombuffer(self.state.mel, np.uint64).copy())
                     exps.append(self.state.mel_exp)
-        return _frames(self.cfg, feats, mels, exps)
+                    flags.append(self.lib.kws_vad_process(ctypes.byref(self.vad_state), mels[-1], exps[-1]))
+        c = self.cfg
+        return IntFrames(np.array(feats, np.int16).reshape(-1, c.n_features),
+                         np.array(mels, np.uint64).reshape(-1, c.n_mels), np.array(exps, np.int64),
+                         np.array(flags, np.int8))
 
 
-def _frames(cfg: FeatureConfig, feats, mels, exps) -> IntFrames:
-    return IntFrames(np.array(feats, np.int16).reshape(-1, cfg.n_features),
-                     np.array(mels, np.uint64).reshape(-1, cfg.n_mels), np.array(exps, np.int64))
-
-
-def build_driver(cfg: FeatureConfig, build_dir: Path, sanitize: bool = False) -> Path:
-    srcs = write_frontend_sources(cfg, Path(build_dir) / "src", driver=True)
+def build_driver(cfg: FeatureConfig, build_dir: Path, sanitize: bool = False,
+                 vad_cfg: VadConfig | None = None) -> Path:
+    srcs = write_frontend_sources(cfg, Path(build_dir) / "src", driver=True, vad_cfg=vad_cfg)
     name = "kws_frontend_main_san" if sanitize else "kws_frontend_main"
     return build_executable(srcs, Path(build_dir) / name, sanitize=sanitize)
 
 
 def parse_driver_output(cfg: FeatureConfig, data: bytes) -> IntFrames:
-    # The C writes the three fields back to back, unpadded.
-    rec = np.dtype({"names": ["f", "m", "e"], "formats": [(np.int16, cfg.n_features), (np.uint64, cfg.n_mels), np.int32],
-                    "offsets": [0, 2 * cfg.n_features, 2 * cfg.n_features + 8 * cfg.n_mels],
-                    "itemsize": 2 * cfg.n_features + 8 * cfg.n_mels + 4})
+    nf, nm = cfg.n_features, cfg.n_mels
+    rec = np.dtype({"names": ["f", "m", "e", "v"],
+                    "formats": [(np.int16, nf), (np.uint64, nm), np.int32, np.int32],
+                    "offsets": [0, 2 * nf, 2 * nf + 8 * nm, 2 * nf + 8 * nm + 4],
+                    "itemsize": 2 * nf + 8 * nm + 8})
     r = np.frombuffer(data, rec)
-    return IntFrames(r["f"].copy(), r["m"].copy(), r["e"].astype(np.int64))
+    return IntFrames(r["f"].copy(), r["m"].copy(), r["e"].astype(np.int64), r["v"].astype(np.int8))
 
 
 def run_driver(exe: Path, cfg: FeatureConfig, pcm: np.ndarray, chunk: int, runner: list[str] = (),

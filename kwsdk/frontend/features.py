@@ -121,16 +121,23 @@ class Frontend:
     def n_frames(self, n_samples: int) -> int:
         return n_samples // self.cfg.hop_size
 
-    def compute_batch(self, audio: np.ndarray) -> np.ndarray:
-        """audio (B, N) float → features (B, N // hop, n_features) float32."""
+    def frames(self, audio: np.ndarray) -> np.ndarray:
+        """audio (B, N) float → analysis frames (B, N // hop, window_size)."""
         audio = np.asarray(audio, np.float32)
         c = self.cfg
         b, n = audio.shape
         t = n // c.hop_size
         pad = c.window_size - c.hop_size
         x = np.concatenate([np.zeros((b, pad), np.float32), audio[:, : t * c.hop_size]], axis=1)
-        frames = np.lib.stride_tricks.sliding_window_view(x, c.window_size, axis=1)[:, :: c.hop_size]
-        return self._frames_to_features(frames)
+        return np.lib.stride_tricks.sliding_window_view(x, c.window_size, axis=1)[:, :: c.hop_size]
+
+    def compute_batch(self, audio: np.ndarray) -> np.ndarray:
+        """audio (B, N) float → features (B, N // hop, n_features) float32."""
+        return self._frames_to_features(self.frames(audio))
+
+    def mel_energies(self, audio: np.ndarray) -> np.ndarray:
+        """Linear mel energies M (steps 1-5) of one clip: (N // hop, n_mels) float64."""
+        return self._mel(self.frames(np.asarray(audio, np.float32)[None])[0]).astype(np.float64)
 
     def compute(self, audio: np.ndarray) -> np.ndarray:
         return self.compute_batch(np.asarray(audio, np.float32)[None])[0]
@@ -150,12 +157,16 @@ class Frontend:
         self._buf = x[t * c.hop_size :]
         return self._frames_to_features(frames[None])[0]
 
-    def _frames_to_features(self, frames: np.ndarray) -> np.ndarray:
+    def _mel(self, frames: np.ndarray) -> np.ndarray:
         c = self.cfg
         spec = scipy.fft.rfft(frames * self.window, n=c.nfft, axis=-1)
         power = spec.real * spec.real + spec.imag * spec.imag
         s = power if c.spectrum == "power" else np.sqrt(power)
-        feats = np.log(s.astype(np.float32) @ self.mel + np.float32(c.log_offset))
+        return s.astype(np.float32) @ self.mel
+
+    def _frames_to_features(self, frames: np.ndarray) -> np.ndarray:
+        c = self.cfg
+        feats = np.log(self._mel(frames) + np.float32(c.log_offset))
         if self.dct is not None:
             feats = feats @ self.dct
         return feats.astype(np.float32, copy=False)

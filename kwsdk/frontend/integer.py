@@ -27,6 +27,7 @@ class IntFrames:
     features: np.ndarray  # int16 (F, n_features)
     mel: np.ndarray  # uint64 (F, n_mels)
     mel_exp: np.ndarray  # int64 (F,)
+    vad: np.ndarray | None = None  # int8 (F,) where the VAD ran
 
 
 class IntegerFrontend(Frontend):
