@@ -15,7 +15,7 @@ def log(msg: str) -> None:
 
 
 def _cache(args) -> Path | None:
-    from kwsdk.train import default_cache_dir
+    from kwsdk.fileio import default_cache_dir
 
     return None if args.no_cache else (Path(args.cache_dir) if args.cache_dir else default_cache_dir())
 
@@ -40,6 +40,8 @@ def cmd_train(args) -> int:
     cfg = RunConfig.load(args.config) if args.config else RunConfig()
     if args.preset:
         cfg.features = feature_preset(args.preset)
+    if args.frontend:
+        cfg.features.frontend = args.frontend
     if args.keywords:
         cfg.data.keywords = [k.strip() for k in args.keywords.split(",") if k.strip()]
     for attr, section, field in [("max_per_class", "data", "max_per_class"), ("bad_list", "data", "bad_list"),
@@ -62,7 +64,7 @@ def cmd_eval(args) -> int:
 
     if args.stream:
         res = evaluate.eval_stream_run(Path(args.run), Path(args.data), args.split, args.minutes, args.seed,
-                                       args.threshold, _cache(args), not args.quiet)
+                                       args.threshold, _cache(args), not args.quiet, args.frontend)
 
         def summary(r):
             print(f"stream: {r['stream_hours'] * 60:.1f} min, {r['keywords_spoken']} keywords spoken")
@@ -71,10 +73,11 @@ def cmd_eval(args) -> int:
             print(f"best recall at <= 2 false accepts/hour: {r['best_recall_at_2_fa_per_hour']:.4f}")
             print(f"curve: {r['curve_png']}")
     else:
-        res = evaluate.eval_clips(Path(args.run), Path(args.data), args.split, _cache(args), not args.quiet)
+        res = evaluate.eval_clips(Path(args.run), Path(args.data), args.split, _cache(args), not args.quiet,
+                                  args.frontend)
 
         def summary(r):
-            print(f"accuracy {r['accuracy']:.4f} on {r['n']} clips ({r['split']})")
+            print(f"accuracy {r['accuracy']:.4f} on {r['n']} clips ({r['split']}, {r['frontend']} frontend)")
             for c, a in r["per_class"].items():
                 print(f"  {c:>12}  {'-' if a is None else f'{a:.3f}'}  ({r['counts'][c]})")
             print(f"confusion matrix: {r['confusion_png']}")
@@ -100,6 +103,27 @@ def cmd_demo(args) -> int:
     return 0
 
 
+def cmd_frontend_check(args) -> int:
+    from kwsdk.config import VadConfig, feature_preset
+    from kwsdk.frontend.check import frontend_check
+
+    cfg = feature_preset(args.preset)
+    if args.mfcc:
+        cfg.n_mfcc = args.mfcc
+    res = frontend_check(Path(args.data), cfg, VadConfig(hysteresis=args.vad_hysteresis), progress=not args.quiet)
+
+    def summary(r):
+        print(f"{r['n_clips']} clips, {r['n_frames']} frames, preset {r['preset']}")
+        print(f"integer vs float features: SNR {r['snr_db']:.2f} dB "
+              f"(worst clip {r['worst_clip']['file']}: {r['worst_clip']['snr_db']:.2f} dB)")
+        print(f"C vs integer reference: {r['c_mismatches']} mismatching frames")
+        print(f"VAD integer vs float: {100 * r['vad_agreement']:.3f}% of {r['vad_frames']} frames agree")
+        for s in r["skipped"]:
+            print(f"skipped {s['file']}: {s['reason']}")
+    _emit(res, args.json, summary)
+    return 0 if res["c_mismatches"] == 0 else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="kwsdk",
@@ -123,6 +147,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, help="seed for initialisation, data order and augmentation (default 0)")
     t.add_argument("--max-per-class", type=int, help="use at most N clips per category")
     t.add_argument("--bad-list", help="file of relative paths to skip (read only)")
+    t.add_argument("--frontend", choices=["float", "integer"],
+                   help="features to train on: the float reference (default) or the device's bit-exact "
+                        "integer frontend")
     t.add_argument("--cell", choices=["gru", "lstm"])
     t.add_argument("--hidden", type=int, help="recurrent units per layer")
     t.add_argument("--layers", type=int, choices=[1, 2, 3])
@@ -142,6 +169,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--minutes", type=float, default=60.0, help="stream length (default 60)")
     e.add_argument("--threshold", type=float, help="override the run's calibrated detection threshold")
     e.add_argument("--seed", type=int, default=0, help="stream construction seed")
+    e.add_argument("--frontend", choices=["float", "integer"],
+                   help="feed the model these features instead of the run's own (e.g. 'integer' to "
+                        "measure what the device's fixed-point frontend costs a float-trained model)")
     e.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     _common(e)
     e.set_defaults(func=cmd_eval)
@@ -157,6 +187,20 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_synth)
+
+    f = sub.add_parser("frontend-check", help="check the integer frontend, VAD and their generated C",
+                       description="Run the float and integer frontends and VADs (Python reference and the "
+                                   "generated C, built with strict warnings) over every clip of DIR; report "
+                                   "the integer-vs-float SNR, the worst clip, C-vs-reference mismatching "
+                                   "frames (exit status 1 if any) and integer-vs-float VAD agreement.")
+    f.add_argument("--data", required=True, help="folder of .wav clips (searched recursively; "
+                                                 "_background_noise_/ supplies noise for the VAD check)")
+    f.add_argument("--preset", default="default", choices=["default", "ell"], help="feature preset")
+    f.add_argument("--mfcc", type=int, default=0, help="also apply the DCT stage, keeping N coefficients")
+    f.add_argument("--vad-hysteresis", type=float, default=0.0, help="VAD hang-over in seconds (default 0)")
+    f.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+    f.add_argument("--quiet", action="store_true", help="no progress bar")
+    f.set_defaults(func=cmd_frontend_check)
 
     d = sub.add_parser("demo", help="run the whole pipeline on the real sample shipped with kwsdk",
                        description="Train, evaluate on clips and on a stream, and export ONNX, on the small "

@@ -36,6 +36,9 @@ class FeatureConfig:
     mel_style: str = "hz"  # "hz": triangles in Hz; "ell": ELL's floored bin edges
     log_offset: float = 1e-5  # log(mel + log_offset)
     n_mfcc: int = 0  # 0: log-mel output; >0: orthonormal DCT-II, first n_mfcc
+    # "float": the float reference; "integer": the device's bit-exact integer
+    # frontend (kwsdk.frontend.integer), to train on what the device computes.
+    frontend: str = "float"
 
     @property
     def n_features(self) -> int:

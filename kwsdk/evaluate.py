@@ -72,9 +72,13 @@ def save_confusion_png(metrics: dict, path: Path, title: str) -> None:
     _save_png(plt, fig, path)
 
 
-def load_run_and_split(run_dir: Path, data_dir: Path, split: str, cache_dir: Path | None, progress: bool):
-    """The run's model and config, its data config applied to data_dir, and the split's clips."""
+def load_run_and_split(run_dir: Path, data_dir: Path, split: str, cache_dir: Path | None, progress: bool,
+                       frontend: str | None = None):
+    """The run's model and config, its data config applied to data_dir, and the split's clips.
+    `frontend` ("float"/"integer") overrides the features the model is fed."""
     cfg, cats, model = load_model(run_dir)
+    if frontend:
+        cfg.features = dataclasses.replace(cfg.features, frontend=frontend)
     ds = load_dataset(data_dir, cfg.data, cfg.features.sample_rate, progress=progress, cache_dir=cache_dir)
     clips = ds.split(split)
     if not clips:
@@ -82,10 +86,12 @@ def load_run_and_split(run_dir: Path, data_dir: Path, split: str, cache_dir: Pat
     return cfg, cats, model, ds, clips
 
 
-def eval_clips(run_dir: Path, data_dir: Path, split: str, cache_dir: Path | None, progress: bool) -> dict:
-    cfg, cats, model, ds, clips = load_run_and_split(run_dir, data_dir, split, cache_dir, progress)
+def eval_clips(run_dir: Path, data_dir: Path, split: str, cache_dir: Path | None, progress: bool,
+               frontend: str | None = None) -> dict:
+    cfg, cats, model, ds, clips = load_run_and_split(run_dir, data_dir, split, cache_dir, progress, frontend)
     res = evaluate_clips(model, clips, clip_features(clips, cfg, cache_dir), cfg, cats)
     res["split"] = split
+    res["frontend"] = cfg.features.frontend
     res["skipped"] = len(ds.skipped)
     png = Path(run_dir) / f"confusion_{split}.png"
     save_confusion_png(res, png, f"{split}: accuracy {res['accuracy']:.3f} (n={res['n']})")
@@ -138,8 +144,9 @@ def calibrate(run_dir: Path, model: KWSModel, cfg: RunConfig, cats, clips, noise
 
 
 def eval_stream_run(run_dir: Path, data_dir: Path, split: str, minutes: float, seed: int,
-                    threshold: float | None, cache_dir: Path | None, progress: bool) -> dict:
-    cfg, cats, model, ds, clips = load_run_and_split(run_dir, data_dir, split, cache_dir, progress)
+                    threshold: float | None, cache_dir: Path | None, progress: bool,
+                    frontend: str | None = None) -> dict:
+    cfg, cats, model, ds, clips = load_run_and_split(run_dir, data_dir, split, cache_dir, progress, frontend)
     es = build_stream(cfg, cats, clips, ds.noise, minutes, seed)
     post = stream_posteriors(model, es.features)
     det = detector_config(run_dir, cfg)
@@ -148,7 +155,7 @@ def eval_stream_run(run_dir: Path, data_dir: Path, split: str, minutes: float, s
     fps, sr = cfg.features.frames_per_second, cfg.features.sample_rate
     res = score_events(detect(post, cats, det, fps), es.truth, cats, sr, es.seconds)
     curve = stream_curve(post, es.truth, cats, det, fps, sr, es.seconds)
-    res.update(split=split, threshold=det.threshold, smooth_frames=det.smooth_frames,
+    res.update(split=split, frontend=cfg.features.frontend, threshold=det.threshold, smooth_frames=det.smooth_frames,
                refractory_s=det.refractory_s, curve=curve)
     at2 = [c for c in curve if c["false_accepts_per_hour"] <= 2.0]
     res["best_recall_at_2_fa_per_hour"] = max((c["recall"] for c in at2), default=0.0)

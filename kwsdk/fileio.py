@@ -3,9 +3,15 @@
 from __future__ import annotations
 
 import os
+import shutil
 import tempfile
 from pathlib import Path
 from typing import Callable
+
+
+def default_cache_dir() -> Path:
+    """Where kwsdk caches decoded audio, features and host builds."""
+    return Path(os.environ.get("KWSDK_CACHE", Path.home() / ".cache" / "kwsdk"))
 
 
 def atomic_write(path: Path, write: Callable[[Path], None]) -> None:
@@ -28,3 +34,23 @@ def atomic_write_bytes(path: Path, data: bytes) -> None:
 
 def atomic_write_text(path: Path, text: str) -> None:
     atomic_write(path, lambda p: p.write_text(text))
+
+
+def atomic_make_dir(path: Path, fill: Callable[[Path], None]) -> Path:
+    """Create folder `path` whole: fill a temporary sibling, then rename it.
+    If another process got there first, its folder is kept."""
+    path = Path(path)
+    if path.exists():
+        return path
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = Path(tempfile.mkdtemp(prefix=f".{path.name}.", dir=path.parent))
+    try:
+        fill(tmp)
+        os.rename(tmp, path)
+    except OSError:
+        if not path.exists():
+            raise
+    finally:
+        if tmp.exists():
+            shutil.rmtree(tmp, ignore_errors=True)
+    return path

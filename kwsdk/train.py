@@ -33,7 +33,7 @@ from tqdm import tqdm
 from kwsdk.config import ConfigError, RunConfig
 from kwsdk.data import Dataset, load_dataset
 from kwsdk.detector import clip_decision
-from kwsdk.fileio import atomic_write_bytes, atomic_write_text
+from kwsdk.fileio import atomic_write_bytes, atomic_write_text, default_cache_dir  # noqa: F401 (re-export)
 from kwsdk.frontend import make_frontend
 from kwsdk.frontend.features import Frontend, cached_features
 from kwsdk.metrics import clip_metrics
@@ -42,10 +42,6 @@ from kwsdk.streams import StreamBuilder, noise_segments, prepare
 
 CLIP_SECONDS = 1.3  # 1 s clip + 0.3 s of silence so late words finish
 NORM_BATCHES = 4
-
-
-def default_cache_dir() -> Path:
-    return Path(os.environ.get("KWSDK_CACHE", Path.home() / ".cache" / "kwsdk"))
 
 
 @dataclass

@@ -1,14 +1,20 @@
-"""Audio frontends: the float reference now; the integer (device) frontend plugs in here."""
+"""Audio frontends: the float reference and the device's integer frontend."""
 
-from kwsdk.config import FeatureConfig
+from kwsdk.config import ConfigError, FeatureConfig
 from kwsdk.frontend.features import Frontend
 
 
 def make_frontend(cfg: FeatureConfig) -> Frontend:
-    """The frontend that training and evaluation use.
+    """The frontend that training and evaluation use (cfg.frontend).
 
-    Every frontend offers compute_batch / compute / process / reset with the
-    same frame layout, so training on the device's own integer features
-    only needs another branch here.
+    Both offer compute_batch / compute / process / reset with the same frame
+    layout and float features, so training on the device's integer features
+    is a configuration choice.
     """
-    return Frontend(cfg)
+    if cfg.frontend == "float":
+        return Frontend(cfg)
+    if cfg.frontend == "integer":
+        from kwsdk.frontend.integer import IntegerFrontend
+
+        return IntegerFrontend(cfg)
+    raise ConfigError(f"features.frontend: unknown {cfg.frontend!r} (float, integer)")

@@ -7,6 +7,7 @@ compare them with `assert_array_equal`."""
 from __future__ import annotations
 
 import ctypes
+import hashlib
 import subprocess
 import tempfile
 from pathlib import Path
@@ -16,6 +17,7 @@ import numpy as np
 from kwsdk.codegen import render
 from kwsdk.codegen.frontend import generate_frontend
 from kwsdk.config import FeatureConfig, VadConfig
+from kwsdk.fileio import atomic_make_dir, default_cache_dir
 from kwsdk.frontend.integer import IntFrames
 from kwsdk.hostbuild import build_executable, build_shared, load, write_sources
 
@@ -54,11 +56,15 @@ def write_frontend_sources(cfg: FeatureConfig, out_dir: Path, driver: bool = Fal
 class CFrontend:
     """ctypes binding of the generated frontend and VAD for `cfg`, built in `build_dir`."""
 
+    LIB = "libkws_frontend.so"
+
     def __init__(self, cfg: FeatureConfig, build_dir: Path, vad_cfg: VadConfig | None = None):
+        """Build into build_dir, or load the build already there (see host_frontend)."""
         self.cfg = cfg
-        build_dir = Path(build_dir)
-        srcs = write_frontend_sources(cfg, build_dir / "src", vad_cfg=vad_cfg)
-        self.lib = load(build_shared(srcs, build_dir / "libkws_frontend.so"))
+        lib = Path(build_dir) / self.LIB
+        if not lib.exists():
+            build_shared(write_frontend_sources(cfg, Path(build_dir) / "src", vad_cfg=vad_cfg), lib)
+        self.lib = load(lib)
         L, c = self.lib, cfg
         bins = c.nfft // 2 + 1
         i16, i32, u64 = (_P(np.int16, flags="C"), _P(np.int32, flags="C"), _P(np.uint64, flags="C"))
@@ -69,6 +75,8 @@ class CFrontend:
         L.kws_log_s16.argtypes, L.kws_log_s16.restype = [u64, ctypes.c_int32, i16], None
         if c.n_mfcc:
             L.kws_dct_q15.argtypes, L.kws_dct_q15.restype = [i16, i16], None
+        L.kws_frontend_frames.argtypes = [ctypes.c_void_p, i16, ctypes.c_size_t, i16]
+        L.kws_frontend_frames.restype = None
         L.kws_frontend_state_size.restype = ctypes.c_size_t
         L.kws_frontend_feed.restype = ctypes.c_size_t
         L.kws_frontend_feed.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, i16,
@@ -125,6 +133,14 @@ class CFrontend:
                                                   np.ascontiguousarray(m, np.uint64), int(e))
                          for m, e in zip(mel, mel_exp)], np.int8)
 
+    def frames(self, frames: np.ndarray) -> np.ndarray:
+        """int16 frames (F, window_size) -> int16 features (F, n_features)."""
+        frames = np.ascontiguousarray(frames, np.int16)
+        out = np.zeros((len(frames), self.cfg.n_features), np.int16)
+        if len(frames):
+            self.lib.kws_frontend_frames(ctypes.byref(self.state), frames.reshape(-1), len(frames), out.reshape(-1))
+        return out
+
     def run(self, pcm: np.ndarray, chunk: int | None = None) -> IntFrames:
         """Stream int16 PCM through kws_frontend_feed (and the VAD) in chunks
         of `chunk` samples (default: all at once), from freshly reset states."""
@@ -151,6 +167,16 @@ class CFrontend:
         return IntFrames(np.array(feats, np.int16).reshape(-1, c.n_features),
                          np.array(mels, np.uint64).reshape(-1, c.n_mels), np.array(exps, np.int64),
                          np.array(flags, np.int8))
+
+
+def host_frontend(cfg: FeatureConfig, vad_cfg: VadConfig | None = None, cache_dir: Path | None = None) -> CFrontend:
+    """The generated frontend built once per distinct source text and
+    cached (safe when several processes build at once)."""
+    files = generate_frontend(cfg, vad_cfg)
+    key = hashlib.sha1("".join(f"{k}\0{v}" for k, v in sorted(files.items())).encode()).hexdigest()[:16]
+    d = atomic_make_dir(Path(cache_dir or default_cache_dir()) / f"cfrontend-{key}",
+                        lambda tmp: build_shared(write_sources(files, tmp / "src"), tmp / CFrontend.LIB))
+    return CFrontend(cfg, d)
 
 
 def build_driver(cfg: FeatureConfig, build_dir: Path, sanitize: bool = False,

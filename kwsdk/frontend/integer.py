@@ -10,6 +10,7 @@ float Frontend's, so training and evaluation can use either.
 
 from __future__ import annotations
 
+import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -31,8 +32,18 @@ class IntFrames:
 
 
 class IntegerFrontend(Frontend):
-    def __init__(self, cfg: FeatureConfig):
+    """backend: where the float-facing calls (compute, compute_batch,
+    process) get their integers: "python" is the reference; "c" is the
+    generated C built for this host (bit-exact with it, tested, and fast
+    enough for training); "auto" uses C when a compiler is available.
+    frames_int and analyze are always the Python reference."""
+
+    def __init__(self, cfg: FeatureConfig, backend: str = "auto"):
         super().__init__(cfg)
+        if backend not in ("auto", "c", "python"):
+            raise ValueError(f"unknown integer frontend backend {backend!r}")
+        self.backend = backend
+        self._c = None
         nfft = cfg.nfft
         if nfft & (nfft - 1) or nfft < 16:
             raise ValueError(f"integer frontend needs nfft a power of two >= 16, got {nfft}")
@@ -70,10 +81,28 @@ class IntegerFrontend(Frontend):
         frames = np.lib.stride_tricks.sliding_window_view(x, c.window_size)[:: c.hop_size][:t]
         return self.frames_int(frames.reshape(t, c.window_size))
 
+    def features_int(self, frames: np.ndarray) -> np.ndarray:
+        """int16 frames (F, window_size) -> int16 features, from the backend."""
+        if self.backend != "python" and self._c is None:
+            from kwsdk.frontend.cfrontend import host_frontend
+            from kwsdk.hostbuild import BuildError
+
+            try:
+                self._c = host_frontend(self.cfg)
+            except (BuildError, OSError) as e:
+                if self.backend == "c":
+                    raise
+                warnings.warn(f"integer frontend: no host C build ({str(e).splitlines()[0]}); "
+                              "using the slower Python reference")
+                self.backend = "python"
+        if self.backend == "python":
+            return self.frames_int(frames).features
+        return self._c.frames(frames)
+
     def _frames_to_features(self, frames: np.ndarray) -> np.ndarray:
         lead = frames.shape[:-1]
-        pcm = np.clip(np.round(frames.reshape(-1, frames.shape[-1]) * 32768.0), -32768, 32767).astype(np.int16)
-        out = self.frames_int(pcm).features.astype(np.float32) / np.float32(1 << self.frac_bits)
+        pcm = to_pcm16(frames.reshape(-1, frames.shape[-1]))
+        out = self.features_int(pcm).astype(np.float32) / np.float32(1 << self.frac_bits)
         return out.reshape(*lead, -1)
 
 
