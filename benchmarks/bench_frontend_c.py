@@ -1,0 +1,200 @@
+"""Instruction counts and memory of the generated C frontend and VAD.
+
+Builds the stdio test driver (kws_frontend_main) for each preset, runs it
+under `valgrind --tool=callgrind` on a fixed input (--seconds of real speech
+clips from --data, picked deterministically and concatenated, fed one hop at
+a time) and reports, from `callgrind_annotate --inclusive=yes`, instructions
+(Ir) per second of audio and per frame for the whole frontend, each stage and
+the VAD. Inclusive counts as callgrind gives them: nothing is subtracted, so
+a stage includes the helpers it calls. Also: the constant tables' sizes (nm on
+the executable) and the state structs' sizes.
+
+    .venv/bin/python benchmarks/bench_frontend_c.py [--data DIR] [--seconds S] [--mfcc [N]] [--repeat R] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import dataclasses
+import json
+import math
+import re
+import shutil
+import subprocess
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from _common import add_data_arg, load_data, print_table, speech_clips
+from kwsdk.config import feature_preset
+from kwsdk.frontend.cfrontend import CFrontend, write_frontend_sources
+from kwsdk.frontend.integer import to_pcm16
+from kwsdk.hostbuild import STRICT_CFLAGS, build_executable, compiler
+
+PRESETS = ("default", "ell")
+# (row label, function). "frontend" is kws_frontend_feed: framing (buffer
+# copies) plus kws_frontend_frame, which calls the stages; the VAD is called
+# by the driver after each frame.
+STAGES = [("frontend", "kws_frontend_feed"), ("frame", "kws_frontend_frame"), ("window", "kws_window_q15"),
+          ("rfft", "kws_rfft_q31"), ("spectrum", "kws_spectrum_u64"), ("mel", "kws_mel_q15"),
+          ("log", "kws_log_s16"), ("dct", "kws_dct_q15"), ("vad", "kws_vad_process")]
+TOTAL = "frontend + vad"
+TABLE_SYMBOL = re.compile(r"kws_(\w+_table|fft_\w+|mel_\w+|log2_\w+|softplus_\w+|vad_weight_\w+)")
+C_DECL = re.compile(r"static const (u?int(?:8|16|32|64)_t) (kws_\w+)\[(\d+)\]")
+# Lines such as "4,210,397 (94.93%)  ???:kws_frontend_feed [/tmp/x/kws_frontend_main]".
+ANNOTATE_LINE = re.compile(r"^\s*([\d,]+)\s+\(.*?\)\s+(?:.*:)?(\w+) \[(.+)\]\s*$")
+
+
+def configs(mfcc: int) -> list:
+    out = [feature_preset(name) for name in PRESETS]
+    if mfcc:
+        out += [dataclasses.replace(c, preset=f"{c.preset}+mfcc{mfcc}", n_mfcc=mfcc) for c in out]
+    return out
+
+
+def build(cfg, build_dir: Path, cflags: list[str]) -> Path:
+    # build_executable passes one optimisation argument; a gcc/clang response
+    # file (@file) carries several.
+    rsp = build_dir / "cflags.rsp"
+    build_dir.mkdir(parents=True, exist_ok=True)
+    rsp.write_text("\n".join(cflags) + "\n")
+    srcs = write_frontend_sources(cfg, build_dir / "src", driver=True)
+    return build_executable(srcs, build_dir / "kws_frontend_main", opt=f"@{rsp}")
+
+
+def callgrind(exe: Path, pcm_path: Path, chunk: int, work: Path) -> tuple[dict[str, int], int]:
+    """Inclusive Ir of every function in `exe`, and the frame count."""
+    prof = work / "callgrind.out"
+    proc = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={prof}", str(exe),
+                           str(pcm_path), str(work / "frames.bin"), str(chunk)], capture_output=True, text=True)
+    m = re.search(r"PASS frames=(\d+)", proc.stdout)
+    if proc.returncode != 0 or not m:
+        raise SystemExit(f"{exe} under callgrind failed (exit {proc.returncode}):\n{proc.stdout}{proc.stderr}")
+    ann = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--auto=no", "--threshold=100", str(prof)],
+                         capture_output=True, text=True, check=True).stdout
+    counts = {}
+    for line in ann.splitlines():
+        a = ANNOTATE_LINE.match(line)
+        if a and Path(a.group(3)).resolve() == exe.resolve():
+            counts[a.group(2)] = counts.get(a.group(2), 0) + int(a.group(1).replace(",", ""))
+    return counts, int(m.group(1))
+
+
+def nm_sizes(exe: Path) -> dict[str, tuple[str, int]]:
+    """name -> (nm type letter, bytes) for the executable's sized symbols, static ones included."""
+    out = subprocess.run(["nm", "--size-sort", "-S", str(exe)], capture_output=True, text=True, check=True).stdout
+    return {p[3]: (p[2], int(p[1], 16)) for p in (line.split() for line in out.splitlines()) if len(p) == 4}
+
+
+def declared_tables(src_dir: Path) -> dict[str, int]:
+    """name -> bytes of the `static const` arrays in the generated C."""
+    out = {}
+    for f in src_dir.glob("*.c"):
+        for ctype, name, n in C_DECL.findall(f.read_text()):
+            out[name] = int(n) * int(re.search(r"\d+", ctype).group()) // 8
+    return out
+
+
+def measure(cfg, pcm: np.ndarray, work: Path, cflags: list[str], repeat: int) -> dict:
+    exe = build(cfg, work, cflags)
+    pcm_path = work / "in.pcm"
+    pcm_path.write_bytes(pcm.astype("<i2").tobytes())
+    runs = [callgrind(exe, pcm_path, cfg.hop_size, work) for _ in range(repeat)]
+    counts, frames = dict(runs[0][0]), runs[0][1]
+    wanted = [fn for _, fn in STAGES if fn != "kws_dct_q15" or cfg.n_mfcc]
+    missing = [fn for fn in wanted if fn not in counts]
+    if missing:
+        raise SystemExit(f"{cfg.preset}: no callgrind entry for {', '.join(missing)} (inlined?); "
+                         "add e.g. --cflags='-O2 -fno-inline-functions-called-once'")
+    counts[TOTAL] = counts["kws_frontend_feed"] + counts["kws_vad_process"]
+    syms = nm_sizes(exe)
+    tables = {k: n for k, (t, n) in syms.items() if t in "rR" and TABLE_SYMBOL.fullmatch(k)}
+    declared = declared_tables(work / "src")
+    state = CFrontend(cfg, work / "lib").lib.kws_frontend_state_size()
+    return {
+        "preset": cfg.preset, "frames": frames, "audio_seconds": len(pcm) / cfg.sample_rate,
+        "ir": {fn: counts.get(fn) for _, fn in STAGES} | {TOTAL: counts[TOTAL]},
+        "repeatable": all(r == runs[0] for r in runs),
+        "tables": dict(sorted(tables.items())),
+        "tables_match_source": tables == declared,
+        "kws_frontend_t_bytes": int(state),
+        "kws_vad_t_bytes": syms.get("vad", (None, None))[1],  # the driver's static kws_vad_t
+        "code_bytes": sum(n for k, (t, n) in syms.items() if t in "tT" and k.startswith("kws_")),
+    }
+
+
+def fmt_int(v) -> str:
+    return "-" if v is None else f"{v:,.0f}"
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] + " " + __doc__.split("\n\n")[1])
+    add_data_arg(p)
+    p.add_argument("--seconds", type=float, default=10.0, help="length of the input (default 10 s)")
+    p.add_argument("--mfcc", type=int, nargs="?", const=10, default=0,
+                   help="also measure each preset with N MFCCs (the DCT stage); N defaults to 10")
+    p.add_argument("--cflags", default="-O2",
+                   help="optimisation flags, space-separated (default -O2, as shipped); the strict "
+                        "warning flags are always added")
+    p.add_argument("--repeat", type=int, default=2, help="callgrind runs per preset, checked identical (default 2)")
+    p.add_argument("--keep", type=Path, help="build and run in this folder and keep it (default: a temporary one)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the tables")
+    args = p.parse_args()
+    for tool in ("valgrind", "callgrind_annotate", "nm"):
+        if shutil.which(tool) is None:
+            p.error(f"{tool} not found (install valgrind and binutils)")
+
+    sr = feature_preset("default").sample_rate
+    ds = load_data(p, args.data, sr)
+    n = int(round(args.seconds * sr))
+    # Clips are at most 1 s, so seconds + 1 of them suffice; a small data
+    # folder is cycled.
+    clips = speech_clips(ds, math.ceil(args.seconds) + 1)
+    pcm = to_pcm16(np.resize(np.concatenate([c.audio for c in clips]), n))
+    cflags = args.cflags.split()
+    cc = subprocess.run([compiler(), "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+
+    with tempfile.TemporaryDirectory() as tmp:
+        root = args.keep or Path(tmp)
+        results = [measure(cfg, pcm, root / cfg.preset, cflags, args.repeat) for cfg in configs(args.mfcc)]
+
+    if args.json:
+        print(json.dumps({"data": str(args.data), "clips": len(clips), "audio_seconds": n / sr,
+                          "compiler": cc, "cflags": STRICT_CFLAGS + cflags, "repeat": args.repeat,
+                          "results": results}))
+        return
+    print(f"input: {n / sr:g} s of speech ({len(clips)} clips from {args.data}), fed one hop per call")
+    print(f"build: {cc}; {' '.join(STRICT_CFLAGS + cflags)} (every function below kept its own "
+          "callgrind entry: nothing measured was inlined)")
+    print(f"counts: callgrind Ir, inclusive; runs per preset: {args.repeat}, identical in all: "
+          f"{'yes' if all(r['repeatable'] for r in results) else 'NO'}")
+    print()
+    heads = ["stage (function)"]
+    for r in results:
+        heads += [f"{r['preset']} M Ir/s", "Ir/frame"]
+    rows = []
+    for label, fn in STAGES + [(TOTAL, TOTAL)]:
+        row = [f"{label} ({fn})" if fn != TOTAL else label]
+        for r in results:
+            v = r["ir"][fn]
+            row += ["-", "-"] if v is None else [f"{v / r['audio_seconds'] / 1e6:.3f}", fmt_int(v / r["frames"])]
+        rows.append(row)
+    print_table(heads, rows)
+    print("frames: " + ", ".join(f"{r['preset']} {r['frames']} ({1000 * r['audio_seconds'] / r['frames']:.1f} "
+                                 "ms of audio each)" for r in results))
+    print()
+    names = sorted({k for r in results for k in r["tables"]})
+    rows = [[k] + [fmt_int(r["tables"].get(k)) for r in results] for k in names]
+    rows.append(["total tables"] + [fmt_int(sum(r["tables"].values())) for r in results])
+    rows.append(["code, host (kws_* functions)"] + [fmt_int(r["code_bytes"]) for r in results])
+    rows.append(["kws_frontend_t (state)"] + [fmt_int(r["kws_frontend_t_bytes"]) for r in results])
+    rows.append(["kws_vad_t (state)"] + [fmt_int(r["kws_vad_t_bytes"]) for r in results])
+    print_table(["bytes"] + [r["preset"] for r in results], rows)
+    print("tables and code: nm --size-sort -S on the executable (tables equal the generated C's declarations: "
+          f"{'yes' if all(r['tables_match_source'] for r in results) else 'NO'}); "
+          "state: kws_frontend_state_size(), and nm of the driver's static kws_vad_t")
+
+
+if __name__ == "__main__":
+    main()
