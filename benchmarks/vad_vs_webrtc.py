@@ -8,8 +8,9 @@ the same segment at every SNR), scaled so that speech power / noise power is
 the SNR; speech power is the clip's mean power over its truth frames (below).
 Detectors, all on the same 20 ms frames: kwsdk's integer VAD (IntegerFrontend
 + IntVad, default preset, VadConfig defaults, and hysteresis 0.1 s and 0.2 s),
-its float reference (FloatVad), FloatVad with ELL's level weights (C-message
-gain at channel i * 4000 / N Hz instead of at the channel's centre) and
+its float reference (FloatVad), FloatVad with other level weights instead
+of kwsdk's flat 300-3400 Hz band (ELL's: C-message gain at channel
+i * 4000 / N Hz; and the C-message gain at each channel's true centre) and
 webrtcvad modes 1-3. Frontend frame t ends at sample 320 (t + 1); webrtcvad
 frame t is samples [320 t, 320 (t + 1)). Every detector starts from a reset
 state on each utterance; frames in the first --warmup-ms are not scored
@@ -40,7 +41,7 @@ from _common import add_data_arg, load_data, print_table, speech_clips
 from kwsdk.config import VadConfig, feature_preset
 from kwsdk.frontend.features import Frontend
 from kwsdk.frontend.integer import IntegerFrontend, to_pcm16
-from kwsdk.frontend.vad import FloatVad, IntVad, c_message_db
+from kwsdk.frontend.vad import FloatVad, IntVad, channel_centres
 
 TRUTH_DB = 30.0
 HYSTERESIS = (0.0, 0.1, 0.2)
@@ -48,11 +49,27 @@ WEBRTC_MODES = (1, 2, 3)
 MIN_FLOAT_INT_AGREEMENT = 0.99  # the integer VAD is meant to track its float reference
 
 
-def ell_weights(cfg) -> np.ndarray:
-    """ELL's level weights in kwsdk's convention (w_j / N, power or amplitude gain):
-    the C-message curve at i * 4000 / N Hz."""
-    per = 10.0 if cfg.spectrum == "power" else 20.0
-    return 10.0 ** (c_message_db(np.arange(cfg.n_mels) * 4000.0 / cfg.n_mels) / per) / cfg.n_mels
+# C-message weighting (IEEE 743), dB at Hz; -60 dB outside the table.
+C_MESSAGE = [(60, -55.7), (100, -42.5), (200, -25.1), (300, -16.3), (400, -11.2), (500, -7.7),
+             (600, -5.0), (700, -2.8), (800, -1.3), (900, -0.3), (1000, 0.0), (1200, -0.4),
+             (1300, -0.7), (1500, -1.2), (1800, -1.3), (2000, -1.1), (2500, -1.1), (2800, -2.0),
+             (3000, -3.0), (3300, -5.2), (3500, -7.1), (4000, -14.6), (4500, -22.3), (5000, -28.7)]
+
+
+def c_message_weights(cfg, freqs: np.ndarray) -> np.ndarray:
+    """C-message gains at freqs (power or amplitude, as the spectrum), normalised to sum 1."""
+    f, db = np.array(C_MESSAGE).T
+    inside = (freqs >= f[0]) & (freqs <= f[-1])
+    gain_db = np.where(inside, np.interp(np.log(np.maximum(freqs, 1.0)), np.log(f), db), -60.0)
+    w = 10.0 ** (gain_db / (10.0 if cfg.spectrum == "power" else 20.0))
+    return w / w.sum()
+
+
+def alternative_weights(cfg) -> dict[str, np.ndarray]:
+    """The level weightings kwsdk's telephone-band choice is compared with:
+    ELL's (C-message at i * 4000 / N Hz) and C-message at the true centres."""
+    return {"ELL weights h=0": c_message_weights(cfg, np.arange(cfg.n_mels) * 4000.0 / cfg.n_mels),
+            "C-msg centres h=0": c_message_weights(cfg, channel_centres(cfg))}
 
 
 def frame_energy(x: np.ndarray, hop: int) -> np.ndarray:
@@ -69,8 +86,10 @@ class Detectors:
         self.int_fe, self.float_fe = IntegerFrontend(cfg), Frontend(cfg)
         self.int_vads = {h: IntVad(replace(VadConfig(), hysteresis=h), cfg) for h in HYSTERESIS}
         self.float_vads = {h: FloatVad(replace(VadConfig(), hysteresis=h), cfg) for h in HYSTERESIS}
-        self.ell = FloatVad(VadConfig(), cfg)
-        self.ell.p.weights = ell_weights(cfg)  # everything else as kwsdk's float VAD
+        self.alternatives = {}
+        for name, w in alternative_weights(cfg).items():
+            self.alternatives[name] = FloatVad(VadConfig(), cfg)
+            self.alternatives[name].p.weights = w  # everything else as kwsdk's float VAD
 
     def run(self, pcm: np.ndarray) -> tuple[dict[str, np.ndarray], dict[float, np.ndarray]]:
         """(rows of the report, {hysteresis: float VAD output}) for int16 `pcm`."""
@@ -85,8 +104,9 @@ class Detectors:
             v.reset()
             floats[h] = v.run(mel)
         out["kwsdk float h=0"] = floats[0.0]
-        self.ell.reset()
-        out["ELL weights h=0"] = self.ell.run(mel)
+        for name, v in self.alternatives.items():
+            v.reset()
+            out[name] = v.run(mel)
         t = len(pcm) // hop
         raw = pcm[: t * hop].astype("<i2")
         for mode in WEBRTC_MODES:

@@ -82,8 +82,7 @@ class VadConfig:
     threshold_up: float = 3.5  # speech starts: level > threshold_up * floor
     threshold_down: float = 0.9  # speech ends: level < threshold_down * floor
     level_threshold: float = 0.02  # and speech needs at least this level
-    hysteresis: float = 0.0  # s the end condition must last before the output drops (0: ELL)
-    initial_floor: float = 0.1
+    hysteresis: float = 0.0  # s: hang-over; the output cannot drop sooner after the start condition (0: ELL)
 
 
 @dataclass

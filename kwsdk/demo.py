@@ -39,6 +39,7 @@ def demo_config() -> RunConfig:
 
 def run_demo(out: Path, cache_dir: Path | None, progress: bool, log=print) -> dict:
     from kwsdk.evaluate import eval_clips, eval_stream_run
+    from kwsdk.frontend.check import frontend_check
     from kwsdk.train import train
 
     out = Path(out)
@@ -48,28 +49,39 @@ def run_demo(out: Path, cache_dir: Path | None, progress: bool, log=print) -> di
     data = sample_data_dir()
     stages = {}
     t = time.time()
-    log(f"[1/3] training on {data}")
+    log(f"[1/4] training on {data}")
     metrics = train(data, run, demo_config(), cache_dir, progress=progress, log=log)
     stages["train"] = time.time() - t
     t = time.time()
-    log("[2/3] clip evaluation (test split)")
+    log("[2/4] clip evaluation (test split), float and integer frontend")
     clips = eval_clips(run, data, "test", cache_dir, progress)
+    clips_int = eval_clips(run, data, "test", cache_dir, progress, frontend="integer")
     stages["eval"] = time.time() - t
     t = time.time()
-    log("[3/3] streaming evaluation (10 min stream from the test split)")
+    log("[3/4] streaming evaluation (10 min stream from the test split)")
     stream = eval_stream_run(run, data, "test", 10.0, 0, None, cache_dir, progress)
     stages["stream"] = time.time() - t
+    t = time.time()
+    log("[4/4] integer frontend and VAD: generated C vs Python reference vs float, every sample clip")
+    fc = frontend_check(data, demo_config().features, progress=progress, build_dir=out / "frontend_c")
+    stages["frontend_check"] = time.time() - t
     rows = [
         ("data", f"{data.name}: {metrics['test']['n']} test clips"),
         ("model", f"{metrics['params']:,} params, {metrics['macs_per_second'] / 1e6:.2f} M MAC/s"),
         ("train", f"{stages['train']:.0f} s, best epoch {metrics['best_epoch']}, "
                   f"val acc {metrics['val_accuracy']:.3f}"),
         ("test accuracy", f"{clips['accuracy']:.3f} (confusion: {clips['confusion_png']})"),
+        ("on device features", f"{clips_int['accuracy']:.3f} with the integer frontend"),
         ("stream", f"recall {stream['recall']:.3f}, {stream['false_accepts_per_hour']:.1f} false accepts/h "
                    f"at threshold {stream['threshold']:.2f}"),
         ("onnx", str(run / "model.onnx")),
+        ("frontend C", f"{fc['c_mismatches']} frames differ from the integer reference; SNR vs float "
+                       f"{fc['snr_db']:.1f} dB; VAD agreement {100 * fc['vad_agreement']:.2f}% "
+                       f"({fc['n_clips']} clips; C in {out / 'frontend_c'})"),
     ]
-    return {"run": str(run), "test_accuracy": clips["accuracy"], "stream_recall": stream["recall"],
+    return {"run": str(run), "test_accuracy": clips["accuracy"],
+            "test_accuracy_integer_frontend": clips_int["accuracy"], "frontend_check": fc,
+            "stream_recall": stream["recall"],
             "false_accepts_per_hour": stream["false_accepts_per_hour"], "seconds": stages,
             "summary": rows}
 

@@ -35,10 +35,15 @@ def write_sources(files: Mapping[str, str], out_dir: Path) -> list[Path]:
     return paths
 
 
-def _compile(cmd: list[str]) -> None:
-    proc = subprocess.run(cmd, capture_output=True, text=True)
+def _compile(cmd: list[str], out: Path) -> None:
+    """Run the compiler with output to a temporary name, then rename: a
+    library that a process has loaded is never overwritten in place."""
+    tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
+    proc = subprocess.run([*cmd, "-o", str(tmp)], capture_output=True, text=True)
     if proc.returncode != 0:
+        tmp.unlink(missing_ok=True)
         raise BuildError(f"{' '.join(cmd)}\n{proc.stdout}{proc.stderr}")
+    os.replace(tmp, out)
 
 
 def _c_sources(sources: Iterable[Path]) -> list[str]:
@@ -49,7 +54,7 @@ def build_shared(sources: Iterable[Path], out: Path, opt: str = "-O2") -> Path:
     """Compile C sources into a shared library for ctypes."""
     sources = list(sources)
     incs = sorted({f"-I{Path(s).parent}" for s in sources})
-    _compile([compiler(), *STRICT_CFLAGS, opt, "-fPIC", "-shared", *incs, *_c_sources(sources), "-o", str(out)])
+    _compile([compiler(), *STRICT_CFLAGS, opt, "-fPIC", "-shared", *incs, *_c_sources(sources)], Path(out))
     return out
 
 
@@ -57,7 +62,7 @@ def build_executable(sources: Iterable[Path], out: Path, sanitize: bool = False,
     sources = list(sources)
     incs = sorted({f"-I{Path(s).parent}" for s in sources})
     flags = SANITIZE_CFLAGS if sanitize else [opt]
-    _compile([compiler(), *STRICT_CFLAGS, *flags, *incs, *_c_sources(sources), "-o", str(out)])
+    _compile([compiler(), *STRICT_CFLAGS, *flags, *incs, *_c_sources(sources)], Path(out))
     return out
 
 

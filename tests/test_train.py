@@ -165,3 +165,23 @@ def test_bad_config_is_one_line_error(tmp_path):
     assert p.stderr.strip().splitlines()[-1] == f"kwsdk: error: {bad}: model: unknown field 'hiden'"
     p = kwsdk("train", "--data", tmp_path / "nowhere", "--out", tmp_path / "r", check=False)
     assert p.returncode == 2 and "kwsdk: error:" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_eval_on_integer_frontend(tiny_run, tmp_path):
+    """A float-trained model fed the device's integer features decides (almost) the same."""
+    res = {}
+    for fe in ("float", "integer"):
+        p = kwsdk("eval", "--run", tiny_run, "--data", SAMPLE, "--split", "all", "--json", "--quiet",
+                  "--frontend", fe, "--cache-dir", tmp_path)
+        res[fe] = json.loads(p.stdout)
+        assert res[fe]["frontend"] == fe
+    n = res["float"]["n"]
+    assert abs(res["float"]["accuracy"] - res["integer"]["accuracy"]) <= 2 / n
+
+
+def test_train_on_integer_frontend(tmp_path):
+    run = tmp_path / "run"
+    kwsdk("train", "--data", SAMPLE, "--out", run, "--config", tiny_config(tmp_path, epochs=1), "--quiet",
+          "--frontend", "integer", "--cache-dir", tmp_path / "cache")
+    assert RunConfig.load(run / "config.json").features.frontend == "integer"
+    assert 0 <= json.loads((run / "metrics.json").read_text())["test_accuracy"] <= 1

@@ -64,7 +64,10 @@ def c_array(ctype: str, name: str, values: Iterable[int], per_line: int = 8) -> 
         3
     };
     """
-    vals = [c_int(v, ctype) for v in np.asarray(list(values) if not isinstance(values, np.ndarray) else values).ravel().tolist()]
+    # Python ints throughout: numpy would turn a list mixing small values and
+    # values >= 2**63 into float64 and lose digits.
+    items = values.ravel().tolist() if isinstance(values, np.ndarray) else list(values)
+    vals = [c_int(v, ctype) for v in items]
     if not vals:
         raise ValueError(f"C array {name} would be empty")
     lines = [", ".join(vals[i : i + per_line]) for i in range(0, len(vals), per_line)]

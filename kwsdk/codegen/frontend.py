@@ -57,7 +57,7 @@ def vad_context(v: vad.IntVad) -> dict:
         level_frac_bits=vad.LEVEL_FRAC_BITS, level_bits=vad.LEVEL_BITS,
         level_top=c_int((1 << vad.LEVEL_BITS) - 1, "uint64_t"),
         vad_weights=c_array("int32_t", "kws_vad_weight_q15", v.weights_q15, 10),
-        initial_floor=c_int(v.initial_floor, "int64_t"), level_threshold=c_int(v.level_threshold, "int64_t"),
+        level_threshold=c_int(v.level_threshold, "int64_t"),
         a_up=v.a_up, a_down=v.a_down, a_att=v.a_att, large_input=v.large_input,
         threshold_up=v.threshold_up, threshold_down=v.threshold_down, hold_frames=v.rule.hold,
     )

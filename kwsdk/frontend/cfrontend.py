@@ -40,7 +40,7 @@ def _state_struct(cfg: FeatureConfig) -> type[ctypes.Structure]:
 
 def _vad_struct() -> type[ctypes.Structure]:
     class Vad(ctypes.Structure):
-        _fields_ = [("floor", ctypes.c_int64), ("state", ctypes.c_int32), ("quiet", ctypes.c_int32)]
+        _fields_ = [("floor", ctypes.c_int64), ("state", ctypes.c_int32), ("since_on", ctypes.c_int32)]
 
     return Vad
 
@@ -58,11 +58,13 @@ class CFrontend:
 
     LIB = "libkws_frontend.so"
 
-    def __init__(self, cfg: FeatureConfig, build_dir: Path, vad_cfg: VadConfig | None = None):
-        """Build into build_dir, or load the build already there (see host_frontend)."""
+    def __init__(self, cfg: FeatureConfig, build_dir: Path, vad_cfg: VadConfig | None = None,
+                 build: bool = True):
+        """Generate and build into build_dir (build=False: load the build
+        already there, see host_frontend)."""
         self.cfg = cfg
         lib = Path(build_dir) / self.LIB
-        if not lib.exists():
+        if build:
             build_shared(write_frontend_sources(cfg, Path(build_dir) / "src", vad_cfg=vad_cfg), lib)
         self.lib = load(lib)
         L, c = self.lib, cfg
@@ -176,7 +178,7 @@ def host_frontend(cfg: FeatureConfig, vad_cfg: VadConfig | None = None, cache_di
     key = hashlib.sha1("".join(f"{k}\0{v}" for k, v in sorted(files.items())).encode()).hexdigest()[:16]
     d = atomic_make_dir(Path(cache_dir or default_cache_dir()) / f"cfrontend-{key}",
                         lambda tmp: build_shared(write_sources(files, tmp / "src"), tmp / CFrontend.LIB))
-    return CFrontend(cfg, d)
+    return CFrontend(cfg, d, vad_cfg, build=False)
 
 
 def build_driver(cfg: FeatureConfig, build_dir: Path, sanitize: bool = False,

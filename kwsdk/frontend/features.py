@@ -128,6 +128,8 @@ class Frontend:
         b, n = audio.shape
         t = n // c.hop_size
         pad = c.window_size - c.hop_size
+        if t == 0:
+            return np.zeros((b, 0, c.window_size), np.float32)
         x = np.concatenate([np.zeros((b, pad), np.float32), audio[:, : t * c.hop_size]], axis=1)
         return np.lib.stride_tricks.sliding_window_view(x, c.window_size, axis=1)[:, :: c.hop_size]
 

@@ -77,9 +77,11 @@ class IntegerFrontend(Frontend):
         c = self.cfg
         pcm = np.asarray(pcm, np.int16)
         t = len(pcm) // c.hop_size
+        if t == 0:
+            return self.frames_int(np.zeros((0, c.window_size), np.int16))
         x = np.concatenate([np.zeros(c.window_size - c.hop_size, np.int16), pcm[: t * c.hop_size]])
         frames = np.lib.stride_tricks.sliding_window_view(x, c.window_size)[:: c.hop_size][:t]
-        return self.frames_int(frames.reshape(t, c.window_size))
+        return self.frames_int(frames)
 
     def features_int(self, frames: np.ndarray) -> np.ndarray:
         """int16 frames (F, window_size) -> int16 features, from the backend."""

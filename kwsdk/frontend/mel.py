@@ -1,6 +1,6 @@
 """Mel filterbank stage, integer reference of `kws_mel_q15`.
 
-Input: spectrum S u64 (< 2**power_bits for power, < 2**32 for magnitude).
+Input: spectrum S u64 (<= 2**power_bits for power, < 2**32 for magnitude).
 Weights: the float filterbank rounded to q15 and stored as uint16
 (peak 1.0 = 32768), sparse per filter (first bin, count).
 Accumulator and output: u64, M[j] = sum_k w[j,k] S[k]; `power_bits` is

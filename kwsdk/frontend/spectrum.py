@@ -4,7 +4,7 @@ Input: FFT bins (re, im) s32 = DFT(x) / nfft, where x is the frame scaled by
 2**(30 + n) (window stage). Output S[k] u64 and an exponent e such that the
 float reference's spectrum equals S * 2**e.
 - "power": P = re**2 + im**2 (< 2**63, exact), then shifted right (rounded)
-  by m = max(0, bitlen(max_k P) - power_bits) so that S < 2**power_bits
+  by m = max(0, bitlen(max_k P) - power_bits) so that S <= 2**power_bits (rounding)
   keeps the mel accumulation inside 64 bits; e = m + 2 log2(nfft) - 2n - 60.
 - "magnitude": S = floor(sqrt(P)) (exact integer square root, < 2**32);
   e = log2(nfft) - n - 30.

@@ -3,35 +3,39 @@ frontend's linear mel energies. Float reference (`FloatVad`) and the
 bit-exact integer reference of `kws_vad` (`IntVad`).
 
 Per frame, with mel energies M_j (before the log) and dt = hop / rate:
-- Level L = (1/N) sum_j w_j M_j.
-- Noise floor F (starts at initial_floor):
+- Level L = sum_j w_j M_j / sum_j w_j: the weighted mean channel energy.
+- Noise floor F, set to the first frame's L after a reset (ELL starts at
+  0.1, which in loud noise keeps the output on for seconds while the
+  gain_att-slowed rise catches up), then:
     L < F:                 F += (dt / tau_down) (L - F), then F = max(F, L)
     L > large_input * F:   F += gain_att (dt / tau_up) (L - F), then F = min(F, L)
     otherwise:             F += (dt / tau_up) (L - F), then F = min(F, L)
-- Output: 1 when L > threshold_up * F and L > level_threshold; 0 once
-  L < threshold_down * F has held for more than `hysteresis` seconds of
-  frames; otherwise unchanged (starts at 0).
+- Output (starts at 0): 1 when L > threshold_up * F and L > level_threshold
+  (the start condition); 0 when L < threshold_down * F (the end condition)
+  and the start condition last held more than `hysteresis` seconds ago (a
+  hang-over that bridges the dips between syllables; 0 is ELL's rule);
+  otherwise unchanged.
 
 Weighting. ELL weights channel i with the telephone C-message curve at
 i * 4000 / N Hz, as if its filterbank channels were linear bins up to
 4 kHz. On a mel filterbank up to 8 kHz that puts full weight on channels
 that really lie at 2-8 kHz (fricatives, hiss, much of the background noise)
 and attenuates the channels at 300-1000 Hz, where voiced speech carries its
-energy. kwsdk evaluates the C-message curve at each channel's true centre
-frequency instead. Because kwsdk's peak-1 triangles tile the spectrum
-(each bin's weights sum to 1), sum_j w_j M_j is then close to the
-C-message-weighted energy of the frame: the quantity the ELL design aimed
-at. The weights are power gains on a power spectrum, amplitude gains on a
-magnitude spectrum.
+energy. kwsdk weights by each channel's true centre frequency: a flat
+weight on the channels centred in the telephone speech band, 300-3400 Hz,
+and none outside it (all channels if none lies inside). On the dev set
+(benchmarks/vad_vs_webrtc.py: clips in background noise, frames compared
+with a clean-speech truth) this agreed better than ELL's weights and than
+the C-message curve at the true centres, at 0, 10 and 20 dB SNR.
 
 Parameters are ELL's magnitude-domain ones (VadConfig); on a power spectrum
-the ratios (large_input, threshold_up, threshold_down) and the level
-quantities (level_threshold, initial_floor) are squared.
+the ratios (large_input, threshold_up, threshold_down) and level_threshold
+are squared.
 
 Integer version: L and F are unsigned with LEVEL_FRAC_BITS fractional bits
 in absolute units (the float reference's scale), saturated at 2**LEVEL_BITS;
 the mel energy M * 2**E is brought to that scale by a rounded shift; the
-weights w_j / N are q15; every rate and ratio is an integer multiplier with
+normalised weights are q15; every rate and ratio is an integer multiplier with
 a shift (15-bit mantissa, `quantize_multiplier`); products stay below 2**62.
 """
 
@@ -48,18 +52,7 @@ from kwsdk.frontend.features import hz_to_mel, mel_to_hz
 LEVEL_FRAC_BITS = 24
 LEVEL_BITS = 46
 
-# C-message weighting (IEEE 743), dB at Hz; -60 dB outside the table.
-_C_MESSAGE = [(60, -55.7), (100, -42.5), (200, -25.1), (300, -16.3), (400, -11.2), (500, -7.7),
-              (600, -5.0), (700, -2.8), (800, -1.3), (900, -0.3), (1000, 0.0), (1200, -0.4),
-              (1300, -0.7), (1500, -1.2), (1800, -1.3), (2000, -1.1), (2500, -1.1), (2800, -2.0),
-              (3000, -3.0), (3300, -5.2), (3500, -7.1), (4000, -14.6), (4500, -22.3), (5000, -28.7)]
-
-
-def c_message_db(freq) -> np.ndarray:
-    f, db = np.array(_C_MESSAGE).T
-    freq = np.asarray(freq, np.float64)
-    inside = (freq >= f[0]) & (freq <= f[-1])
-    return np.where(inside, np.interp(np.log(np.maximum(freq, 1.0)), np.log(f), db), -60.0)
+SPEECH_BAND_HZ = (300.0, 3400.0)
 
 
 def channel_centres(cfg: FeatureConfig) -> np.ndarray:
@@ -71,9 +64,12 @@ def channel_centres(cfg: FeatureConfig) -> np.ndarray:
 
 
 def level_weights(cfg: FeatureConfig) -> np.ndarray:
-    """w_j / N: C-message gain at each channel's centre, divided by N."""
-    per = 10.0 if cfg.spectrum == "power" else 20.0
-    return 10.0 ** (c_message_db(channel_centres(cfg)) / per) / cfg.n_mels
+    """Normalised level weights: flat over the channels centred in SPEECH_BAND_HZ."""
+    f = channel_centres(cfg)
+    w = ((f >= SPEECH_BAND_HZ[0]) & (f <= SPEECH_BAND_HZ[1])).astype(np.float64)
+    if not w.any():
+        w[:] = 1.0
+    return w / w.sum()
 
 
 @dataclass
@@ -88,7 +84,6 @@ class VadParams:
     threshold_up: float
     threshold_down: float
     level_threshold: float
-    initial_floor: float
     hold_frames: int
 
     @classmethod
@@ -96,7 +91,7 @@ class VadParams:
         dt = fcfg.hop_size / fcfg.sample_rate
         p = 2 if fcfg.spectrum == "power" else 1
         for name in ("tau_up", "tau_down", "large_input", "gain_att", "threshold_up", "threshold_down",
-                     "level_threshold", "initial_floor"):
+                     "level_threshold"):
             if not getattr(vcfg, name) > 0:
                 raise ValueError(f"vad.{name} must be positive, got {getattr(vcfg, name)}")
         if vcfg.hysteresis < 0:
@@ -105,7 +100,7 @@ class VadParams:
             weights=level_weights(fcfg), a_up=min(1.0, dt / vcfg.tau_up), a_down=min(1.0, dt / vcfg.tau_down),
             a_att=min(1.0, vcfg.gain_att * dt / vcfg.tau_up), large_input=vcfg.large_input ** p,
             threshold_up=vcfg.threshold_up ** p, threshold_down=vcfg.threshold_down ** p,
-            level_threshold=vcfg.level_threshold ** p, initial_floor=vcfg.initial_floor ** p,
+            level_threshold=vcfg.level_threshold ** p,
             hold_frames=int(round(vcfg.hysteresis / dt)),
         )
 
@@ -118,17 +113,15 @@ class _Hysteresis:
         self.reset()
 
     def reset(self) -> None:
-        self.state, self.quiet = 0, 0
+        self.state, self.since_on = 0, 0
 
-    def step(self, on: bool, off: bool) -> int:
-        if on:
-            self.state, self.quiet = 1, 0
-        elif off:
-            self.quiet = min(self.quiet + 1, self.hold + 1)  # bounded: no overflow in C
-            if self.quiet > self.hold:
-                self.state = 0
-        else:
-            self.quiet = 0
+    def step(self, start: bool, end: bool) -> int:
+        if start:
+            self.state, self.since_on = 1, 0
+            return 1
+        self.since_on = min(self.since_on + 1, self.hold + 1)  # bounded: no overflow in C
+        if end and self.since_on > self.hold:
+            self.state = 0
         return self.state
 
 
@@ -139,12 +132,13 @@ class FloatVad:
         self.reset()
 
     def reset(self) -> None:
-        self.floor = self.p.initial_floor
+        self.floor = None
         self.rule.reset()
 
     def step(self, mel: np.ndarray) -> int:
-        p, f = self.p, self.floor
+        p = self.p
         level = float(np.dot(p.weights, mel))
+        f = level if self.floor is None else self.floor
         if level < f:
             f = max(f + p.a_down * (level - f), level)
         elif level > p.large_input * f:
@@ -169,12 +163,11 @@ class IntVad:
         self.large_input, self.threshold_up, self.threshold_down = (
             quantize_multiplier(r) for r in (p.large_input, p.threshold_up, p.threshold_down))
         self.level_threshold = int(round(p.level_threshold * one))
-        self.initial_floor = min(int(round(p.initial_floor * one)), (1 << LEVEL_BITS) - 1)
         self.rule = _Hysteresis(p.hold_frames)
         self.reset()
 
     def reset(self) -> None:
-        self.floor = self.initial_floor
+        self.floor = -1  # unset: the next frame's level
         self.rule.reset()
 
     def level(self, mel: np.ndarray, mel_exp: int) -> int:
@@ -191,7 +184,8 @@ class IntVad:
         return int(rshift_round(int(np.dot(m, self.weights_q15)), 15))
 
     def step(self, mel: np.ndarray, mel_exp: int) -> int:
-        lv, f = self.level(mel, mel_exp), self.floor
+        lv = self.level(mel, mel_exp)
+        f = lv if self.floor < 0 else self.floor
         if lv < f:
             f = max(f + mul_by_multiplier(lv - f, *self.a_down), lv)
         elif lv > mul_by_multiplier(f, *self.large_input):
