@@ -33,13 +33,21 @@ def _int(x):
     return x if isinstance(x, (int, np.integer)) else np.asarray(x, np.int64)
 
 
-def rshift_round(x, s: int):
+def rshift_round(x, s):
     """Arithmetic shift right by `s` with round-half-up; `s` <= 0 shifts left.
+    `s` may be an array (per-row shifts, broadcast against x).
 
     >>> rshift_round(5, 1), rshift_round(-5, 1), rshift_round(3, 0), rshift_round(3, -2)
     (3, -2, 3, 12)
+    >>> rshift_round(np.array([5, 5, 5]), np.array([1, 0, -1])).tolist()
+    [3, 5, 10]
     """
     x = _int(x)
+    if isinstance(s, np.ndarray):
+        s = s.astype(np.int64)
+        right = np.maximum(s, 1)
+        down = (x + (np.int64(1) << (right - 1))) >> right
+        return np.where(s > 0, down, x << np.maximum(-s, 0))
     if s <= 0:
         return x << -s
     return (x + (1 << (s - 1))) >> s
@@ -105,6 +113,12 @@ def to_fixed(x, frac_bits: int, bits: int):
         return saturate(int(math.floor(float(x) * (1 << frac_bits) + 0.5)), bits)
     v = np.floor(np.asarray(x, np.float64) * (1 << frac_bits) + 0.5)
     return saturate(v, bits).astype(np.int64)
+
+
+def quantize_multipliers(x: np.ndarray, bits: int) -> tuple[np.ndarray, np.ndarray]:
+    """quantize_multiplier over an array: (mults, shifts) int64 arrays."""
+    pairs = [quantize_multiplier(float(v), bits) for v in np.ravel(x)]
+    return np.array([p[0] for p in pairs], np.int64), np.array([p[1] for p in pairs], np.int64)
 
 
 def quantize_multiplier(x: float, bits: int = 15) -> tuple[int, int]:
