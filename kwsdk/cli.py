@@ -124,6 +124,56 @@ def cmd_frontend_check(args) -> int:
     return 0 if res["c_mismatches"] == 0 else 1
 
 
+def _options(args):
+    from kwsdk.pipeline import PipelineOptions
+
+    return PipelineOptions(vad_reset=args.vad_reset, vad_gate=args.vad_gate)
+
+
+def cmd_quantize(args) -> int:
+    from kwsdk.quantize import quantize_run
+
+    res = quantize_run(Path(args.run), Path(args.data), args.weight_bits, _cache(args), not args.quiet, log)
+
+    def summary(r):
+        print(f"int{r['weight_bits']} weights, {r['weight_bytes']:,} bytes -> {r['model']}")
+        print(f"test accuracy: PyTorch float {r['accuracy_float']:.4f}, integer model on the integer "
+              f"frontend {r['accuracy_int']:.4f} ({r['n']} clips; top-1 agreement {r['agreement']:.4f})")
+    _emit(res, args.json, summary)
+    return 0
+
+
+def cmd_export(args) -> int:
+    from kwsdk.export import export
+
+    res = export(Path(args.run), Path(args.out), args.target, _options(args))
+
+    def summary(r):
+        print(f"exported to {r['out']} ({r['files']} files; build with make or CMake)")
+        print(f"weights {r['weight_bytes']:,} B, other tables {r['table_bytes']:,} B, "
+              f"state and scratch (sizeof(kws_t)) {r['state_bytes']:,} B, host code {r['code_bytes_host']:,} B")
+    _emit(res, args.json, summary)
+    return 0
+
+
+def cmd_verify(args) -> int:
+    from kwsdk.verify import verify
+
+    res = verify(Path(args.run), Path(args.data), args.target, args.split, args.stream_minutes, args.chunk,
+                 cache_dir=_cache(args), progress=not args.quiet, options=_options(args), log=log)
+
+    def summary(r):
+        print(f"[{r['target']}] {r['n_clips']} clips ({r['split']}) + {r['stream_seconds'] / 60:.1f} min stream, "
+              f"{r['n_frames']:,} frames")
+        print(f"1. C vs integer reference: {r['c_mismatches']} mismatching frames")
+        print(f"2. C vs PyTorch: top-1 agreement {r['agreement']:.4f}; accuracy float {r['accuracy_float']:.4f}, "
+              f"device {r['accuracy_device']:.4f}")
+        print(f"3. stream events identical: {r['events_identical']} ({r['n_events']} events)")
+    _emit(res, args.json, summary)
+    ok = res["c_mismatches"] == 0 and res["events_identical"]
+    return 0 if ok else 1
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="kwsdk",
@@ -201,6 +251,51 @@ def build_parser() -> argparse.ArgumentParser:
     f.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     f.add_argument("--quiet", action="store_true", help="no progress bar")
     f.set_defaults(func=cmd_frontend_check)
+
+    q = sub.add_parser("quantize", help="post-training quantization of a run's model to integers",
+                       description="Quantize RUN's model (int8 or int16 weights with per-row scales, 16-bit "
+                                   "activations and state, Q12 gates, table activations) into RUN/quant/, and "
+                                   "report PyTorch float vs integer-model accuracy on the test split.")
+    q.add_argument("--run", required=True, help="run folder made by kwsdk train")
+    q.add_argument("--data", required=True, help="Speech Commands-layout folder (test split; LSTM calibration)")
+    q.add_argument("--weight-bits", type=int, choices=[8, 16], default=8, help="weight width (default 8)")
+    q.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+    _common(q)
+    q.set_defaults(func=cmd_quantize)
+
+    def pipeline_flags(sp):
+        sp.add_argument("--vad-reset", action="store_true",
+                        help="zero the model state when the VAD says speech ended (ELL's reset)")
+        sp.add_argument("--vad-gate", action="store_true",
+                        help="fire only when the VAD was on within the smoothing window")
+
+    x = sub.add_parser("export", help="generate the device library (C99) of a quantized run",
+                       description="Write RUN's frontend, VAD, quantized model and detector as one C99 library "
+                                   "(no heap, no float) with a Makefile, a CMakeLists.txt and kws_meta.json; "
+                                   "prints its sizes.")
+    x.add_argument("--run", required=True, help="run folder, quantized with kwsdk quantize")
+    x.add_argument("--out", required=True, help="folder to write (new, empty, or an earlier export)")
+    x.add_argument("--target", default="host", choices=["host"], help="what to build for (default host)")
+    pipeline_flags(x)
+    x.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+    x.set_defaults(func=cmd_export)
+
+    v = sub.add_parser("verify", help="prove the generated C computes what the references compute",
+                       description="Run the split's clips and a long stream through the exported library on a "
+                                   "target; check it bit-exact against the Python integer reference (every "
+                                   "frame), its decisions against PyTorch float, and its stream events against "
+                                   "the reference's. Exit status 1 when C and reference differ.")
+    v.add_argument("--run", required=True, help="run folder, quantized with kwsdk quantize")
+    v.add_argument("--data", required=True, help="Speech Commands-layout folder")
+    v.add_argument("--target", default="host", choices=["host", "host-sanitize"],
+                   help="host: native build; host-sanitize: the same under ASan + UBSan")
+    v.add_argument("--split", default="test", choices=["test", "val", "train", "all"], help="which clips")
+    v.add_argument("--stream-minutes", type=float, default=10.0, help="length of the stream check (default 10)")
+    v.add_argument("--chunk", type=int, default=333, help="samples per call when feeding clips (default 333)")
+    pipeline_flags(v)
+    v.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+    _common(v)
+    v.set_defaults(func=cmd_verify)
 
     d = sub.add_parser("demo", help="run the whole pipeline on the real sample shipped with kwsdk",
                        description="Train, evaluate on clips and on a stream, and export ONNX, on the small "

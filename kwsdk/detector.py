@@ -14,6 +14,12 @@ Per frame t, given posteriors p_t (softmax over categories):
    with score s_t[k] and time (t + 1) * hop / sample_rate seconds (the end of
    the frame's audio); t_last = t.
 
+Integer form (IntDetector, and the generated C detector): posteriors are
+q15 integers, the smoothing keeps the exact integer sum S of the last K
+frames, and keyword k is a candidate when S >= T_k = ceil(threshold_k *
+32768 * K): the same decisions as the float rule on p / 32768 without
+float rounding. The event's score is round(S / K) in q15.
+
 Clip decision (single 1 s utterance): the largest smoothed posterior over
 time of each non-silence category; if the best is below `clip_floor`
 the clip is `_silence_`, else that category.
@@ -23,11 +29,13 @@ Device-safe: numpy only.
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass
+from pathlib import Path
 
 import numpy as np
 
-from kwsdk.config import DetectorConfig
+from kwsdk.config import DetectorConfig, RunConfig
 
 NON_KEYWORDS = ("_unknown_", "_silence_")
 CLIP_FLOOR = 0.5
@@ -39,6 +47,14 @@ class Event:
     keyword: int  # category index
     score: float
     time: float  # seconds of audio since the stream started
+
+
+def detector_config(run_dir: Path, cfg: RunConfig) -> DetectorConfig:
+    """The run's calibrated detector (detector.json) or the configured one."""
+    path = Path(run_dir) / "detector.json"
+    if path.exists():
+        return DetectorConfig(**json.loads(path.read_text()))
+    return cfg.detector
 
 
 def keyword_indices(categories: list[str]) -> list[int]:
@@ -110,6 +126,57 @@ class Detector:
             self.last = t
         self.t += len(p)
         return events
+
+
+NEVER = np.iinfo(np.int32).max  # threshold sum of a category that never fires
+
+
+def threshold_sums(categories: list[str], cfg: DetectorConfig) -> np.ndarray:
+    """T_k = ceil(threshold_k * 32768 * K) per category (int64); NEVER for non-keywords."""
+    thr = threshold_vector(categories, cfg)
+    k = int(cfg.smooth_frames)
+    return np.array([NEVER if np.isinf(x) else min(NEVER, int(np.ceil(x * 32768 * k))) for x in thr], np.int64)
+
+
+@dataclass(frozen=True)
+class IntEvent:
+    frame: int
+    keyword: int
+    score_q15: int
+    sample: int  # end of the frame's audio, in samples since the stream started
+
+
+class IntDetector:
+    """The rule on q15 integer posteriors, exactly as the generated C does it."""
+
+    def __init__(self, categories: list[str], cfg: DetectorConfig, hop: int, sample_rate: int):
+        self.k = int(cfg.smooth_frames)
+        if self.k < 1:
+            raise ValueError("smooth_frames must be >= 1")
+        self.thr = threshold_sums(categories, cfg)
+        self.refractory = int(round(cfg.refractory_s * sample_rate / hop))
+        self.hop = hop
+        self.reset()
+
+    def reset(self) -> None:
+        self.history = np.zeros((self.k, len(self.thr)), np.int64)  # ring of the last K frames
+        self.sum = np.zeros(len(self.thr), np.int64)
+        self.t = 0
+        self.last = None
+
+    def step(self, posteriors: np.ndarray, gate: bool = True) -> IntEvent | None:
+        """One frame of q15 posteriors; `gate` False suppresses an event (VAD gating)."""
+        slot = self.t % self.k
+        self.sum += np.asarray(posteriors, np.int64) - self.history[slot]
+        self.history[slot] = posteriors
+        t, self.t = self.t, self.t + 1
+        cand = np.flatnonzero(self.sum >= self.thr)
+        if not gate or not len(cand) or (self.last is not None and t - self.last < self.refractory):
+            return None
+        best = int(cand[np.argmax(self.sum[cand])])
+        self.last = t
+        s = int(self.sum[best])
+        return IntEvent(t, best, (s + self.k // 2) // self.k, (t + 1) * self.hop)
 
 
 def detect(posteriors: np.ndarray, categories: list[str], cfg: DetectorConfig,

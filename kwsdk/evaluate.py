@@ -11,7 +11,7 @@ import torch
 
 from kwsdk.config import AugmentConfig, ConfigError, DetectorConfig, RunConfig, StreamConfig
 from kwsdk.data import load_dataset
-from kwsdk.detector import detect
+from kwsdk.detector import detect, detector_config
 from kwsdk.fileio import atomic_write, atomic_write_text
 from kwsdk.frontend import make_frontend
 from kwsdk.metrics import score_events
@@ -26,14 +26,6 @@ EVAL_STREAM = StreamConfig(gap_min=0.5, gap_max=3.0, p_keyword=0.5, p_unknown=0.
 EVAL_AUGMENT = AugmentConfig(noise_prob=1.0, snr_db_min=5.0, snr_db_max=20.0, gain_db_min=-20.0, gain_db_max=0.0,
                              speed_min=1.0, speed_max=1.0)
 SWEEP = np.round(np.arange(0.30, 0.991, 0.01), 2)
-
-
-def detector_config(run_dir: Path, cfg: RunConfig) -> DetectorConfig:
-    """The run's calibrated detector (detector.json) or the configured one."""
-    path = Path(run_dir) / "detector.json"
-    if path.exists():
-        return DetectorConfig(**json.loads(path.read_text()))
-    return cfg.detector
 
 
 def _pyplot():
@@ -120,10 +112,14 @@ def stream_curve(post, truth, cats, det: DetectorConfig, fps: float, sr: int, se
     return curve
 
 
+def stream_builder(cfg: RunConfig, cats, clips, noise) -> StreamBuilder:
+    """Builds the evaluation stream from a split's clips and the held-out noise."""
+    return StreamBuilder(prepare(clips, cats, cfg.features.sample_rate), noise_segments(noise, "eval"),
+                         cats, cfg.features, EVAL_STREAM, EVAL_AUGMENT)
+
+
 def build_stream(cfg: RunConfig, cats, clips, noise, minutes: float, seed: int):
-    builder = StreamBuilder(prepare(clips, cats, cfg.features.sample_rate), noise_segments(noise, "eval"),
-                            cats, cfg.features, EVAL_STREAM, EVAL_AUGMENT)
-    return eval_stream(builder, make_frontend(cfg.features), minutes * 60.0, seed)
+    return eval_stream(stream_builder(cfg, cats, clips, noise), make_frontend(cfg.features), minutes * 60.0, seed)
 
 
 def calibrate(run_dir: Path, model: KWSModel, cfg: RunConfig, cats, clips, noise, minutes: float,

@@ -68,3 +68,9 @@ def build_executable(sources: Iterable[Path], out: Path, sanitize: bool = False,
 
 def load(lib: Path) -> ctypes.CDLL:
     return ctypes.CDLL(str(Path(lib).resolve()))
+
+
+def nm_sizes(binary: Path, nm: str = "nm") -> dict[str, tuple[str, int]]:
+    """name -> (nm type letter, bytes) for the binary's sized symbols, static ones included."""
+    out = subprocess.run([nm, "--size-sort", "-S", str(binary)], capture_output=True, text=True, check=True).stdout
+    return {p[3]: (p[2], int(p[1], 16)) for p in (line.split() for line in out.splitlines()) if len(p) == 4}

@@ -204,6 +204,17 @@ class EvalStream:
     seconds: float
 
 
+def stream_chunks(builder: StreamBuilder, seconds: float, seed: int, chunk_seconds: float = 30.0):
+    """The audio of a long continuous stream, chunk by chunk: yields (audio,
+    placed utterances with sample positions counted from the stream start).
+    The stream lasts `seconds` rounded up to whole chunks."""
+    rng = np.random.default_rng(seed)
+    n_chunk = int(chunk_seconds * builder.feat.sample_rate)
+    for i in range(int(np.ceil(seconds / chunk_seconds))):
+        audio, placed = builder.sequence(rng, n_chunk)
+        yield audio, [Placed(p.label, p.onset + i * n_chunk, p.offset + i * n_chunk) for p in placed]
+
+
 def eval_stream(builder: StreamBuilder, frontend, seconds: float, seed: int,
                 chunk_seconds: float = 30.0) -> EvalStream:
     """A long continuous stream, built and featurised chunk by chunk.
@@ -211,14 +222,10 @@ def eval_stream(builder: StreamBuilder, frontend, seconds: float, seed: int,
     The frontend runs in streaming mode across chunk boundaries, so the
     features are those of one continuous recording.
     """
-    rng = np.random.default_rng(seed)
-    sr = builder.feat.sample_rate
-    n_chunk = int(chunk_seconds * sr)
     frontend.reset()
     feats, truth = [], []
-    for i in range(int(np.ceil(seconds / chunk_seconds))):
-        audio, placed = builder.sequence(rng, n_chunk)
-        truth += [Placed(p.label, p.onset + i * n_chunk, p.offset + i * n_chunk) for p in placed]
+    for audio, placed in stream_chunks(builder, seconds, seed, chunk_seconds):
+        truth += placed
         feats.append(frontend.process(audio))
     frontend.reset()
     total = int(np.ceil(seconds / chunk_seconds)) * chunk_seconds

@@ -170,3 +170,15 @@ def ref_stages(fe_name, signal_kind) -> dict[str, np.ndarray]:
     """The integer reference's input and output of every stage, per frame,
     for the frames of one signal kind under one configuration."""
     return _reference_stages(fe_name, signal_kind)
+
+
+@pytest.fixture(scope="session")
+def tiny_run(tmp_path_factory):
+    """A tiny model trained for a few steps on the shipped sample (a run folder)."""
+    from tests.helpers import SAMPLE, kwsdk, tiny_config
+
+    tmp = tmp_path_factory.mktemp("run")
+    run = tmp / "run"
+    kwsdk("train", "--data", SAMPLE, "--out", run, "--config", tiny_config(tmp), "--quiet",
+          "--cache-dir", tmp / "cache")
+    return run

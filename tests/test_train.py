@@ -1,7 +1,6 @@
 """Tiny end-to-end training, evaluation, resume, DDP and ONNX parity on the shipped sample."""
 
 import json
-import os
 import signal
 import subprocess
 import sys
@@ -13,40 +12,7 @@ import pytest
 import torch
 
 from kwsdk.config import RunConfig
-from kwsdk.demo import sample_data_dir
-
-SAMPLE = sample_data_dir()
-TINY = {
-    "data": {"val_percent": 20.0, "test_percent": 20.0, "max_per_class": 8},
-    "model": {"hidden": 16, "layers": 2},
-    "train": {"epochs": 2, "steps_per_epoch": 4, "batch_size": 4, "threads": 1, "calibrate_minutes": 0.5},
-    "stream": {"seconds": 3.0},
-}
-
-
-def kwsdk(*args, env=None, check=True, **kw):
-    p = subprocess.run([sys.executable, "-m", "kwsdk.cli", *map(str, args)], capture_output=True, text=True,
-                       env={**os.environ, **(env or {})}, **kw)
-    if check and p.returncode != 0:
-        raise AssertionError(f"kwsdk {args} failed ({p.returncode}):\n{p.stderr[-3000:]}")
-    return p
-
-
-def tiny_config(tmp_path, **train) -> Path:
-    cfg = json.loads(json.dumps(TINY))
-    cfg["train"].update(train)
-    path = tmp_path / "tiny.json"
-    path.write_text(json.dumps(cfg))
-    return path
-
-
-@pytest.fixture(scope="module")
-def tiny_run(tmp_path_factory):
-    tmp = tmp_path_factory.mktemp("run")
-    run = tmp / "run"
-    kwsdk("train", "--data", SAMPLE, "--out", run, "--config", tiny_config(tmp), "--quiet",
-          "--cache-dir", tmp / "cache")
-    return run
+from tests.helpers import SAMPLE, kwsdk, tiny_config
 
 
 def test_run_folder_contents(tiny_run):

@@ -1,0 +1,44 @@
+"""Generate the whole device library: frontend + VAD + quantized model +
+detector + the kws_process pipeline, plus the build files of an export
+folder (Makefile, CMakeLists.txt)."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+
+from kwsdk.codegen import c_array, inputs_hash, render
+from kwsdk.codegen.frontend import generate_frontend
+from kwsdk.codegen.model import generate_model, model_hash
+from kwsdk.config import DetectorConfig, FeatureConfig, VadConfig
+from kwsdk.detector import IntDetector, threshold_sums
+from kwsdk.pipeline import PipelineOptions
+from kwsdk.qmodel.model import QuantModel
+
+PIPELINE_SOURCES = ["kws.h", "kws.c", "kws_detector.c"]
+
+
+def generate_library(fcfg: FeatureConfig, vcfg: VadConfig, q: QuantModel, dcfg: DetectorConfig,
+                     options: PipelineOptions) -> dict[str, str]:
+    """File name -> text of every source of the library."""
+    files = {**generate_frontend(fcfg, vcfg), **generate_model(q)}
+    det = IntDetector(q.categories, dcfg, fcfg.hop_size, fcfg.sample_rate)
+    source = (f"FeatureConfig {inputs_hash(asdict(fcfg))}, QuantModel {model_hash(q)}, "
+              f"DetectorConfig {inputs_hash(asdict(dcfg))}, {options}")
+    ctx = dict(cell=q.cell, categories=q.categories, smooth_frames=det.k, refractory_frames=det.refractory,
+               vad_reset=int(options.vad_reset), vad_gate=int(options.vad_gate),
+               thresholds=c_array("int32_t", "kws_default_threshold", threshold_sums(q.categories, dcfg), 8))
+    for name in PIPELINE_SOURCES:
+        files[name] = render(name + ".j2", source, **ctx)
+    return files
+
+
+def driver_source(cell: str) -> str:
+    """The pipeline's stdio test driver (kws_main.c)."""
+    return render("kws_main.c.j2", "kws_main.c.j2", cell=cell)
+
+
+def build_files(sources: list[str]) -> dict[str, str]:
+    """Makefile and CMakeLists.txt for an export folder holding `sources`."""
+    c_files = sorted(s for s in sources if s.endswith(".c"))
+    return {"Makefile": render("Makefile.j2", "Makefile.j2", c_files=c_files),
+            "CMakeLists.txt": render("CMakeLists.txt.j2", "CMakeLists.txt.j2", c_files=c_files)}

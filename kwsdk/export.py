@@ -1,0 +1,84 @@
+"""`kwsdk export`: a run's quantized model, frontend, VAD and detector as one
+self-contained C99 library folder with its build files and metadata.
+
+Device-side: needs no torch (the run's config, detector.json and
+quant/model_q.npz are read as files).
+"""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import tempfile
+from dataclasses import asdict
+from pathlib import Path
+
+from kwsdk.codegen.library import build_files, generate_library
+from kwsdk.config import ConfigError, RunConfig
+from kwsdk.detector import detector_config
+from kwsdk.fileio import atomic_write_text
+from kwsdk.hostbuild import build_shared, load, nm_sizes, write_sources
+from kwsdk.pipeline import PipelineOptions
+from kwsdk.qmodel.model import QuantModel
+
+META = "kws_meta.json"
+
+
+def load_quantized(run_dir: Path) -> tuple[RunConfig, QuantModel]:
+    run_dir = Path(run_dir)
+    if not (run_dir / "config.json").exists():
+        raise ConfigError(f"{run_dir}: no config.json (is this a kwsdk run folder?)")
+    path = run_dir / "quant" / "model_q.npz"
+    if not path.exists():
+        raise ConfigError(f"{run_dir}: not quantized yet; run kwsdk quantize --run {run_dir} --data DIR first")
+    return RunConfig.load(run_dir / "config.json"), QuantModel.load(path)
+
+
+def library_sources(run_dir: Path, options: PipelineOptions) -> tuple[dict[str, str], dict]:
+    """(file name -> text, metadata) of the run's device library."""
+    cfg, q = load_quantized(run_dir)
+    det = detector_config(run_dir, cfg)
+    files = generate_library(cfg.features, cfg.vad, q, det, options)
+    meta = {
+        "categories": q.categories, "sample_rate": cfg.features.sample_rate, "hop_size": cfg.features.hop_size,
+        "n_features": q.n_features, "feature_frac_bits": q.feature_frac, "features": asdict(cfg.features),
+        "vad": asdict(cfg.vad), "detector": asdict(det), "options": asdict(options),
+        "model": {"cell": q.cell, "layers": len(q.layers), "hidden": q.hidden, "weight_bits": q.weight_bits},
+    }
+    return files, meta
+
+
+def _check_out(out: Path) -> None:
+    if out.exists() and any(out.iterdir()) and not (out / META).exists():
+        raise ConfigError(f"{out}: exists and is not a kwsdk export folder; choose an empty or new folder")
+
+
+def footprint(files: dict[str, str]) -> dict:
+    """Sizes on the host build: weights, other constant tables, code, and
+    sizeof(kws_t) (state and scratch; on a 32-bit MCU pointer-free structs
+    keep the same size)."""
+    with tempfile.TemporaryDirectory() as tmp:
+        lib = build_shared(write_sources(files, Path(tmp) / "src"), Path(tmp) / "libkws.so")
+        binding = load(lib)
+        binding.kws_state_size.restype = ctypes.c_size_t
+        state = int(binding.kws_state_size())
+        syms = {k: v for k, v in nm_sizes(lib).items() if k.startswith("kws_")}
+    weights = sum(n for k, (t, n) in syms.items() if t in "rR" and k.endswith(("_w", "_mult", "_shift", "_bias")))
+    rodata = sum(n for t, n in syms.values() if t in "rR")
+    code = sum(n for t, n in syms.values() if t in "tT")
+    return {"weight_bytes": weights, "table_bytes": rodata - weights, "code_bytes_host": code, "state_bytes": state}
+
+
+def export(run_dir: Path, out: Path, target: str = "host", options: PipelineOptions | None = None) -> dict:
+    if target != "host":
+        raise ConfigError(f"export target {target!r} is not available yet (host)")
+    options = options or PipelineOptions()
+    out = Path(out)
+    _check_out(out)
+    files, meta = library_sources(run_dir, options)
+    files.update(build_files(list(files)))
+    sizes = footprint(files)
+    meta.update(target=target, sizes=sizes, files=sorted(files))
+    write_sources(files, out)
+    atomic_write_text(out / META, json.dumps(meta, indent=2) + "\n")
+    return {"out": str(out), "target": target, **sizes, "files": len(files)}

@@ -1,0 +1,170 @@
+"""`kwsdk verify`: the parity harness. Runs a run's exported library (built
+for a target, driven by the stdio test driver kws_main.c) and checks it
+three ways:
+
+1. C vs the Python integer reference (kwsdk.pipeline.IntPipeline), every
+   frame of every clip of the split: features, posteriors, model state, VAD
+   output and detector events must be identical (`c_mismatches`: frames that
+   differ; target 0).
+2. C vs PyTorch float: top-1 clip decisions (`agreement`, target >= 0.99)
+   and the accuracy of each (`accuracy_float`, `accuracy_device`).
+3. Streaming: the C pipeline fed a long continuous stream in odd-sized
+   chunks, against the reference on the same samples: identical event lists
+   (`events_identical`).
+
+Targets: "host" (native build) and, with sanitize, the same under
+AddressSanitizer + UBSan. Emulated targets plug in as further Target
+objects: a way to build the driver and a command prefix to run it.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import tempfile
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from kwsdk.codegen.library import driver_source
+from kwsdk.config import ConfigError
+from kwsdk.detector import CLIP_FLOOR, clip_decision, detector_config
+from kwsdk.export import library_sources, load_quantized
+from kwsdk.frontend.integer import to_pcm16
+from kwsdk.hostbuild import build_executable, write_sources
+from kwsdk.pipeline import FrameTrace, IntPipeline, PipelineOptions
+
+STREAM_CHUNK = 777  # samples per call on the stream: not a multiple of any hop
+MAX_CHUNK = 4096  # the driver's buffer
+
+
+@dataclass
+class Target:
+    name: str
+    sanitize: bool = False
+    runner: list[str] = field(default_factory=list)
+    timeout_s: float = 600.0
+
+    def build(self, src: list[Path], out: Path) -> Path:
+        return build_executable(src, out, sanitize=self.sanitize)
+
+
+TARGETS = {"host": Target("host"), "host-sanitize": Target("host-sanitize", sanitize=True)}
+
+
+def get_target(name: str) -> Target:
+    if name not in TARGETS:
+        raise ConfigError(f"unknown verify target {name!r}; available: {', '.join(sorted(TARGETS))}")
+    return TARGETS[name]
+
+
+def trace_dtype(n_features: int, n_classes: int, n_state: int) -> np.dtype:
+    """One frame record of kws_main's output (packed, native byte order)."""
+    names = ["features", "posteriors", "state", "vad", "fired", "keyword", "score", "sample"]
+    formats = [(np.int16, n_features), (np.int16, n_classes), (np.int16, n_state)] + [np.int32] * 4 + [np.uint64]
+    sizes = [2 * n_features, 2 * n_classes, 2 * n_state, 4, 4, 4, 4, 8]
+    return np.dtype({"names": names, "formats": formats, "offsets": list(np.cumsum([0] + sizes[:-1])),
+                     "itemsize": sum(sizes)})
+
+
+def run_driver(target: Target, exe: Path, records: list[np.ndarray], chunk: int, dtype: np.dtype) -> np.ndarray:
+    """Feed int16 records (each from a reset state) through the driver."""
+    with tempfile.TemporaryDirectory() as tmp:
+        src, dst = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
+        with open(src, "wb") as f:
+            for r in records:
+                f.write(np.uint32(len(r)).tobytes())
+                f.write(np.ascontiguousarray(r, "<i2").tobytes())
+        try:
+            proc = subprocess.run([*target.runner, str(exe), str(src), str(dst), str(chunk)], capture_output=True,
+                                  text=True, timeout=target.timeout_s)
+        except subprocess.TimeoutExpired:
+            raise RuntimeError(f"{target.name}: driver timed out after {target.timeout_s:.0f} s") from None
+        if proc.returncode != 0 or "PASS" not in proc.stdout:
+            raise RuntimeError(f"{target.name}: driver failed (exit {proc.returncode}): "
+                               f"{(proc.stdout + proc.stderr)[-2000:]}")
+        return np.fromfile(dst, dtype)
+
+
+def frame_mismatches(c: np.ndarray, ref: FrameTrace) -> np.ndarray:
+    """Boolean per frame: does the C record differ from the reference?"""
+    n = len(ref.features)
+    if len(c) != n:
+        return np.ones(max(n, len(c)), bool)
+    fired = np.zeros(n, np.int32)
+    keyword = np.full(n, -1, np.int32)
+    score = np.zeros(n, np.int32)
+    sample = np.zeros(n, np.uint64)
+    for e in ref.events:
+        fired[e.frame], keyword[e.frame], score[e.frame], sample[e.frame] = 1, e.keyword, e.score_q15, e.sample
+    bad = (c["features"] != ref.features).any(1) | (c["posteriors"] != ref.posteriors).any(1)
+    bad |= (c["state"] != ref.state).any(1) | (c["vad"] != ref.vad) | (c["fired"] != fired)
+    return bad | (c["keyword"] != keyword) | (c["score"] != score) | (c["sample"] != sample)
+
+
+def _pcm(audio: np.ndarray, length: int) -> np.ndarray:
+    x = np.zeros(length, np.float32)
+    x[: min(length, len(audio))] = audio[:length]
+    return to_pcm16(x)
+
+
+def verify(run_dir: Path, data_dir: Path, target: str = "host", split: str = "test", stream_minutes: float = 10.0,
+           chunk: int = 333, seed: int = 0, cache_dir: Path | None = None, progress: bool = True,
+           options: PipelineOptions | None = None, log=print) -> dict:
+    from kwsdk.evaluate import load_run_and_split, stream_builder
+    from kwsdk.streams import stream_chunks
+    from kwsdk.train import CLIP_SECONDS, clip_features, posteriors
+
+    tgt = get_target(target)
+    if not 1 <= chunk <= MAX_CHUNK:
+        raise ConfigError(f"--chunk must be 1-{MAX_CHUNK} samples, not {chunk}")
+    options = options or PipelineOptions()
+    run_dir = Path(run_dir)
+    _, q = load_quantized(run_dir)
+    cfg, cats, model, ds, clips = load_run_and_split(run_dir, data_dir, split, cache_dir, progress)
+    det = detector_config(run_dir, cfg)
+    files, _ = library_sources(run_dir, options)
+    files["kws_main.c"] = driver_source(q.cell)
+    pipe = IntPipeline(cfg.features, cfg.vad, q, det, options)
+    dtype = trace_dtype(q.n_features, q.n_classes, len(pipe.state_vector()))
+    length = int(CLIP_SECONDS * cfg.features.sample_rate)
+    pcms = [_pcm(c.audio, length) for c in clips]
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = tgt.build(write_sources(files, Path(tmp) / "src"), Path(tmp) / "kws_main")
+        log(f"[{tgt.name}] {len(clips)} clips through the C pipeline")
+        c_clips = run_driver(tgt, exe, pcms, chunk, dtype)
+        builder = stream_builder(cfg, cats, clips, ds.noise)
+        stream = to_pcm16(np.concatenate([a for a, _ in stream_chunks(builder, stream_minutes * 60.0, seed)]))
+        log(f"[{tgt.name}] {len(stream) / cfg.features.sample_rate / 60:.1f} min stream through the C pipeline")
+        c_stream = run_driver(tgt, exe, [stream], STREAM_CHUNK, dtype)
+
+    frames = length // cfg.features.hop_size
+    bad_frames, bad_clips = 0, []
+    for i, pcm in enumerate(pcms):
+        pipe.reset()
+        bad = frame_mismatches(c_clips[i * frames : (i + 1) * frames], pipe.run(pcm))
+        if bad.any():
+            bad_frames += int(bad.sum())
+            bad_clips.append(str(clips[i].path))
+    pipe.reset()
+    ref_stream = pipe.run(stream)
+    stream_bad = frame_mismatches(c_stream, ref_stream)
+    c_events = [(int(t), int(r["keyword"]), int(r["score"]), int(r["sample"]))
+                for t, r in enumerate(c_stream) if r["fired"]]
+    ref_events = [(e.frame, e.keyword, e.score_q15, e.sample) for e in ref_stream.events]
+
+    true = np.array([cats.index(c.label) for c in clips])
+    k = cfg.detector.smooth_frames
+    p_float = posteriors(model, clip_features(clips, cfg, cache_dir))
+    p_dev = c_clips["posteriors"].reshape(len(clips), frames, -1) / 32768.0
+    pred_float = np.array([clip_decision(p, cats, k) for p in p_float])
+    pred_dev = np.array([clip_decision(p, cats, k) for p in p_dev])
+    return {
+        "target": tgt.name, "split": split, "n_clips": len(clips), "n_frames": len(c_clips) + len(c_stream),
+        "c_mismatches": bad_frames + int(stream_bad.sum()), "c_mismatch_clips": bad_clips[:20],
+        "agreement": float((pred_float == pred_dev).mean()),
+        "accuracy_float": float((pred_float == true).mean()), "accuracy_device": float((pred_dev == true).mean()),
+        "events_identical": c_events == ref_events, "n_events": len(c_events),
+        "stream_seconds": len(stream) / cfg.features.sample_rate, "chunk": chunk, "stream_chunk": STREAM_CHUNK,
+        "clip_floor": CLIP_FLOOR, "options": {"vad_reset": options.vad_reset, "vad_gate": options.vad_gate},
+    }
