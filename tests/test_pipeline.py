@@ -1,0 +1,122 @@
+"""The exported device library: quantize -> export -> build -> verify on a
+tiny trained run, the export folder's own Makefile, kws_process through
+ctypes against the integer pipeline reference, the VAD options, saturating
+inputs under the sanitizers, and the integer detector against the float rule."""
+
+from __future__ import annotations
+
+import ctypes
+import json
+import subprocess
+
+import numpy as np
+import pytest
+
+from kwsdk.config import DetectorConfig, RunConfig
+from kwsdk.detector import Detector, IntDetector
+from kwsdk.export import export
+from kwsdk.hostbuild import load
+from kwsdk.pipeline import IntPipeline, PipelineOptions
+from kwsdk.qmodel.model import QuantModel
+from tests.helpers import SAMPLE, kwsdk
+
+# Low enough that the tiny model fires: the event paths must be exercised.
+LOW = {"smooth_frames": 4, "threshold": 0.07, "thresholds": {}, "refractory_s": 0.3}
+
+
+@pytest.fixture(scope="module")
+def qrun(tiny_run, tmp_path_factory):
+    """The tiny run, quantized, with a detector that fires often."""
+    run = tmp_path_factory.mktemp("qrun") / "run"
+    subprocess.run(["cp", "-r", str(tiny_run), str(run)], check=True)
+    (run / "detector.json").write_text(json.dumps(LOW))
+    kwsdk("quantize", "--run", run, "--data", SAMPLE, "--quiet", "--cache-dir", run.parent / "cache")
+    return run
+
+
+def _verify(run, *extra):
+    p = kwsdk("verify", "--run", run, "--data", SAMPLE, "--json", "--quiet", "--stream-minutes", "1",
+              "--cache-dir", run.parent / "cache", *extra, check=False)
+    assert p.returncode == 0, p.stderr[-3000:]
+    return json.loads(p.stdout)
+
+
+def test_quantize_report(qrun):
+    rep = json.loads((qrun / "quant" / "report.json").read_text())
+    assert rep["weight_bits"] == 8 and rep["agreement"] >= 0.9
+    assert abs(rep["accuracy_float"] - rep["accuracy_int"]) <= 0.1
+
+
+@pytest.mark.parametrize("extra", [(), ("--vad-reset", "--vad-gate", "--chunk", "1")], ids=["plain", "vad"])
+def test_verify_host(qrun, extra):
+    r = _verify(qrun, *extra)
+    assert r["c_mismatches"] == 0 and r["events_identical"]
+    assert r["n_events"] > 3  # the detector really fired
+    assert r["agreement"] >= 0.9 and 0 <= r["accuracy_device"] <= 1
+
+
+def test_verify_under_sanitizers(qrun):
+    r = _verify(qrun, "--target", "host-sanitize", "--split", "val")
+    assert r["c_mismatches"] == 0 and r["events_identical"]
+
+
+def test_export_folder_builds_with_its_makefile(qrun, tmp_path):
+    res = export(qrun, tmp_path / "exp")
+    assert res["weight_bytes"] > 0 and res["state_bytes"] > 0
+    out = tmp_path / "exp"
+    assert json.loads((out / "kws_meta.json").read_text())["categories"][-1] == "_silence_"
+    subprocess.run(["make", "-s", "-C", str(out), "CFLAGS=-O2 -Werror"], check=True, capture_output=True)
+    assert (out / "libkws.a").is_file() and (out / "libkws.so").is_file()
+    with pytest.raises(Exception, match="not a kwsdk export folder"):
+        (tmp_path / "mine").mkdir()
+        (tmp_path / "mine" / "notes.txt").write_text("keep me")
+        export(qrun, tmp_path / "mine")
+    assert (tmp_path / "mine" / "notes.txt").read_text() == "keep me"
+
+
+class _Event(ctypes.Structure):
+    _fields_ = [("keyword", ctypes.c_int32), ("score_q15", ctypes.c_int32), ("sample", ctypes.c_uint64)]
+
+
+def test_kws_process_matches_reference(qrun, tmp_path):
+    """The public streaming call, in uneven chunks, against the pipeline reference."""
+    export(qrun, tmp_path / "exp")
+    subprocess.run(["make", "-s", "-C", str(tmp_path / "exp"), "libkws.so"], check=True, capture_output=True)
+    lib = load(tmp_path / "exp" / "libkws.so")
+    lib.kws_state_size.restype = ctypes.c_size_t
+    lib.kws_process.restype = ctypes.c_size_t
+    lib.kws_process.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p, ctypes.c_size_t]
+    k = ctypes.create_string_buffer(lib.kws_state_size())
+    lib.kws_init(k)
+    rng = np.random.default_rng(0)
+    words = sorted(SAMPLE.glob("[a-z]*/*.wav"))[::5]
+    import soundfile as sf
+
+    pcm = np.concatenate([np.concatenate([sf.read(str(w), dtype="int16")[0], np.zeros(4000, np.int16)])
+                          for w in words])
+    events, buf, pos = [], (_Event * 8)(), 0
+    while pos < len(pcm):
+        n = int(rng.integers(1, 3000))
+        part = np.ascontiguousarray(pcm[pos : pos + n])
+        got = lib.kws_process(k, part.ctypes.data, len(part), buf, 8)
+        events += [(buf[i].keyword, buf[i].score_q15, buf[i].sample) for i in range(got)]
+        pos += n
+    cfg = RunConfig.load(qrun / "config.json")
+    q = QuantModel.load(qrun / "quant" / "model_q.npz")
+    ref = IntPipeline(cfg.features, cfg.vad, q, DetectorConfig(**LOW)).run(pcm)
+    assert events == [(e.keyword, e.score_q15, e.sample) for e in ref.events] and len(events) > 3
+
+
+def test_int_detector_matches_float_rule():
+    cats = ["a", "b", "_unknown_", "_silence_"]
+    cfg = DetectorConfig(smooth_frames=5, threshold=0.6, thresholds={"b": 0.7}, refractory_s=0.2)
+    rng = np.random.default_rng(2)
+    p = rng.dirichlet([0.3] * 4, size=3000)
+    q15 = np.round(p * 32768).astype(np.int64)
+    floats = Detector(cats, cfg, 50.0).process(q15 / 32768.0)
+    ints = IntDetector(cats, cfg, 320, 16000)
+    got = [e for e in (ints.step(x) for x in q15) if e is not None]
+    assert len(floats) > 20
+    assert [(e.frame, e.keyword) for e in got] == [(e.frame, e.keyword) for e in floats]
+    assert all(abs(e.score_q15 / 32768 - f.score) < 1e-4 and e.sample == (e.frame + 1) * 320
+               for e, f in zip(got, floats))
