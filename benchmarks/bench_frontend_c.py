@@ -17,20 +17,17 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import math
 import re
-import shutil
-import subprocess
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-from _common import add_data_arg, load_data, print_table, speech_clips
+from _common import (add_data_arg, build, callgrind, compiler_version, load_data, print_table, require_tools,
+                     speech_pcm)
 from kwsdk.config import feature_preset
 from kwsdk.frontend.cfrontend import CFrontend, write_frontend_sources
-from kwsdk.frontend.integer import to_pcm16
-from kwsdk.hostbuild import STRICT_CFLAGS, build_executable, compiler
+from kwsdk.hostbuild import STRICT_CFLAGS, nm_sizes
 
 PRESETS = ("default", "ell")
 # (row label, function). "frontend" is kws_frontend_feed: framing (buffer
@@ -42,8 +39,6 @@ STAGES = [("frontend", "kws_frontend_feed"), ("frame", "kws_frontend_frame"), ("
 TOTAL = "frontend + vad"
 TABLE_SYMBOL = re.compile(r"kws_(\w+_table|fft_\w+|mel_\w+|log2_\w+|softplus_\w+|vad_weight_\w+)")
 C_DECL = re.compile(r"static const (u?int(?:8|16|32|64)_t) (kws_\w+)\[(\d+)\]")
-# Lines such as "4,210,397 (94.93%)  ???:kws_frontend_feed [/tmp/x/kws_frontend_main]".
-ANNOTATE_LINE = re.compile(r"^\s*([\d,]+)\s+\(.*?\)\s+(?:.*:)?(\w+) \[(.+)\]\s*$")
 
 
 def configs(mfcc: int) -> list:
@@ -53,38 +48,8 @@ def configs(mfcc: int) -> list:
     return out
 
 
-def build(cfg, build_dir: Path, cflags: list[str]) -> Path:
-    # build_executable passes one optimisation argument; a gcc/clang response
-    # file (@file) carries several.
-    rsp = build_dir / "cflags.rsp"
-    build_dir.mkdir(parents=True, exist_ok=True)
-    rsp.write_text("\n".join(cflags) + "\n")
-    srcs = write_frontend_sources(cfg, build_dir / "src", driver=True)
-    return build_executable(srcs, build_dir / "kws_frontend_main", opt=f"@{rsp}")
-
-
-def callgrind(exe: Path, pcm_path: Path, chunk: int, work: Path) -> tuple[dict[str, int], int]:
-    """Inclusive Ir of every function in `exe`, and the frame count."""
-    prof = work / "callgrind.out"
-    proc = subprocess.run(["valgrind", "--tool=callgrind", f"--callgrind-out-file={prof}", str(exe),
-                           str(pcm_path), str(work / "frames.bin"), str(chunk)], capture_output=True, text=True)
-    m = re.search(r"PASS frames=(\d+)", proc.stdout)
-    if proc.returncode != 0 or not m:
-        raise SystemExit(f"{exe} under callgrind failed (exit {proc.returncode}):\n{proc.stdout}{proc.stderr}")
-    ann = subprocess.run(["callgrind_annotate", "--inclusive=yes", "--auto=no", "--threshold=100", str(prof)],
-                         capture_output=True, text=True, check=True).stdout
-    counts = {}
-    for line in ann.splitlines():
-        a = ANNOTATE_LINE.match(line)
-        if a and Path(a.group(3)).resolve() == exe.resolve():
-            counts[a.group(2)] = counts.get(a.group(2), 0) + int(a.group(1).replace(",", ""))
-    return counts, int(m.group(1))
-
-
-def nm_sizes(exe: Path) -> dict[str, tuple[str, int]]:
-    """name -> (nm type letter, bytes) for the executable's sized symbols, static ones included."""
-    out = subprocess.run(["nm", "--size-sort", "-S", str(exe)], capture_output=True, text=True, check=True).stdout
-    return {p[3]: (p[2], int(p[1], 16)) for p in (line.split() for line in out.splitlines()) if len(p) == 4}
+def build_driver(cfg, build_dir: Path, cflags: list[str]) -> Path:
+    return build(write_frontend_sources(cfg, build_dir / "src", driver=True), build_dir / "kws_frontend_main", cflags)
 
 
 def declared_tables(src_dir: Path) -> dict[str, int]:
@@ -97,7 +62,7 @@ def declared_tables(src_dir: Path) -> dict[str, int]:
 
 
 def measure(cfg, pcm: np.ndarray, work: Path, cflags: list[str], repeat: int) -> dict:
-    exe = build(cfg, work, cflags)
+    exe = build_driver(cfg, work, cflags)
     pcm_path = work / "in.pcm"
     pcm_path.write_bytes(pcm.astype("<i2").tobytes())
     runs = [callgrind(exe, pcm_path, cfg.hop_size, work) for _ in range(repeat)]
@@ -141,30 +106,25 @@ def main() -> None:
     p.add_argument("--keep", type=Path, help="build and run in this folder and keep it (default: a temporary one)")
     p.add_argument("--json", action="store_true", help="print one JSON object instead of the tables")
     args = p.parse_args()
-    for tool in ("valgrind", "callgrind_annotate", "nm"):
-        if shutil.which(tool) is None:
-            p.error(f"{tool} not found (install valgrind and binutils)")
+    require_tools(p)
 
     sr = feature_preset("default").sample_rate
     ds = load_data(p, args.data, sr)
     n = int(round(args.seconds * sr))
-    # Clips are at most 1 s, so seconds + 1 of them suffice; a small data
-    # folder is cycled.
-    clips = speech_clips(ds, math.ceil(args.seconds) + 1)
-    pcm = to_pcm16(np.resize(np.concatenate([c.audio for c in clips]), n))
+    pcm, n_clips = speech_pcm(ds, args.seconds, sr)
     cflags = args.cflags.split()
-    cc = subprocess.run([compiler(), "--version"], capture_output=True, text=True).stdout.splitlines()[0]
+    cc = compiler_version()
 
     with tempfile.TemporaryDirectory() as tmp:
         root = args.keep or Path(tmp)
         results = [measure(cfg, pcm, root / cfg.preset, cflags, args.repeat) for cfg in configs(args.mfcc)]
 
     if args.json:
-        print(json.dumps({"data": str(args.data), "clips": len(clips), "audio_seconds": n / sr,
+        print(json.dumps({"data": str(args.data), "clips": n_clips, "audio_seconds": n / sr,
                           "compiler": cc, "cflags": STRICT_CFLAGS + cflags, "repeat": args.repeat,
                           "results": results}))
         return
-    print(f"input: {n / sr:g} s of speech ({len(clips)} clips from {args.data}), fed one hop per call")
+    print(f"input: {n / sr:g} s of speech ({n_clips} clips from {args.data}), fed one hop per call")
     print(f"build: {cc}; {' '.join(STRICT_CFLAGS + cflags)} (every function below kept its own "
           "callgrind entry: nothing measured was inlined)")
     print(f"counts: callgrind Ir, inclusive; runs per preset: {args.repeat}, identical in all: "
