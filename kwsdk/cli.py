@@ -130,6 +130,24 @@ def _options(args):
     return PipelineOptions(vad_reset=args.vad_reset, vad_gate=args.vad_gate)
 
 
+def _detector(args):
+    """The run's detector with --threshold / --keyword-threshold overrides."""
+    from kwsdk.config import ConfigError, RunConfig
+    from kwsdk.export import device_detector
+
+    per = {}
+    for item in filter(None, (args.keyword_threshold or "").split(",")):
+        word, _, value = item.partition("=")
+        try:
+            per[word.strip()] = float(value)
+        except ValueError:
+            raise ConfigError(f"--keyword-threshold: expected WORD=VALUE, got {item!r}") from None
+    run = Path(args.run)
+    if not (run / "config.json").exists():
+        raise ConfigError(f"{run}: no config.json (is this a kwsdk run folder?)")
+    return device_detector(run, RunConfig.load(run / "config.json"), args.threshold, per)
+
+
 def cmd_quantize(args) -> int:
     from kwsdk.quantize import quantize_run
 
@@ -146,7 +164,7 @@ def cmd_quantize(args) -> int:
 def cmd_export(args) -> int:
     from kwsdk.export import export
 
-    res = export(Path(args.run), Path(args.out), args.target, _options(args))
+    res = export(Path(args.run), Path(args.out), args.target, _options(args), _detector(args))
 
     def summary(r):
         print(f"exported to {r['out']} ({r['files']} files; build with make or CMake)")
@@ -160,7 +178,8 @@ def cmd_verify(args) -> int:
     from kwsdk.verify import verify
 
     res = verify(Path(args.run), Path(args.data), args.target, args.split, args.stream_minutes, args.chunk,
-                 cache_dir=_cache(args), progress=not args.quiet, options=_options(args), log=log)
+                 cache_dir=_cache(args), progress=not args.quiet, options=_options(args), det=_detector(args),
+                 log=log)
 
     def summary(r):
         print(f"[{r['target']}] {r['n_clips']} clips ({r['split']}) + {r['stream_seconds'] / 60:.1f} min stream, "
@@ -178,7 +197,8 @@ def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="kwsdk",
         description="Keyword spotting from data to device: train streaming GRU/LSTM spotters on "
-                    "Speech Commands-layout folders, evaluate on clips and continuous streams, export ONNX.")
+                    "Speech Commands-layout folders, evaluate on clips and continuous streams, export ONNX, "
+                    "quantize, generate the integer C library and verify it against PyTorch.")
     p.add_argument("--version", action="version", version=f"kwsdk {__version__}")
     sub = p.add_subparsers(dest="command", required=True, metavar="COMMAND")
 
@@ -268,6 +288,11 @@ def build_parser() -> argparse.ArgumentParser:
                         help="zero the model state when the VAD says speech ended (ELL's reset)")
         sp.add_argument("--vad-gate", action="store_true",
                         help="fire only when the VAD was on within the smoothing window")
+        sp.add_argument("--threshold", type=float,
+                        help="detection threshold for every keyword (default: the run's calibrated one)")
+        sp.add_argument("--keyword-threshold", metavar="WORD=T,...",
+                        help="per-keyword thresholds, e.g. yes=0.9,no=0.8 (also settable at run time with "
+                             "kws_set_threshold)")
 
     x = sub.add_parser("export", help="generate the device library (C99) of a quantized run",
                        description="Write RUN's frontend, VAD, quantized model and detector as one C99 library "
@@ -298,8 +323,10 @@ def build_parser() -> argparse.ArgumentParser:
     v.set_defaults(func=cmd_verify)
 
     d = sub.add_parser("demo", help="run the whole pipeline on the real sample shipped with kwsdk",
-                       description="Train, evaluate on clips and on a stream, and export ONNX, on the small "
-                                   "Speech Commands sample inside the package; prints a summary table.")
+                       description="On the small Speech Commands sample inside the package: train, evaluate "
+                                   "on clips and on a stream, export ONNX, check the integer frontend's C, "
+                                   "quantize, export the device library, build it and verify it; prints a "
+                                   "summary table.")
     d.add_argument("--out", default="kwsdk-demo", help="folder for the demo's outputs (default ./kwsdk-demo)")
     d.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     _common(d)

@@ -1,12 +1,14 @@
 """`kwsdk demo`: the whole pipeline on the real sample shipped in the package.
 
-A small model trained for a few minutes on a few hundred clips: it shows
-every stage working, not the accuracy the full data gives (see README).
+A small model trained for a few minutes on a few hundred clips, then
+quantized, exported as C, built and verified: it shows every stage working,
+not the accuracy the full data gives (see README).
 """
 
 from __future__ import annotations
 
 import shutil
+import subprocess
 import time
 from importlib import resources
 from pathlib import Path
@@ -39,8 +41,11 @@ def demo_config() -> RunConfig:
 
 def run_demo(out: Path, cache_dir: Path | None, progress: bool, log=print) -> dict:
     from kwsdk.evaluate import eval_clips, eval_stream_run
+    from kwsdk.export import export
     from kwsdk.frontend.check import frontend_check
+    from kwsdk.quantize import quantize_run
     from kwsdk.train import train
+    from kwsdk.verify import verify
 
     out = Path(out)
     run = out / "run"
@@ -49,22 +54,32 @@ def run_demo(out: Path, cache_dir: Path | None, progress: bool, log=print) -> di
     data = sample_data_dir()
     stages = {}
     t = time.time()
-    log(f"[1/4] training on {data}")
+    log(f"[1/6] training on {data}")
     metrics = train(data, run, demo_config(), cache_dir, progress=progress, log=log)
     stages["train"] = time.time() - t
     t = time.time()
-    log("[2/4] clip evaluation (test split), float and integer frontend")
+    log("[2/6] clip evaluation (test split), float and integer frontend")
     clips = eval_clips(run, data, "test", cache_dir, progress)
     clips_int = eval_clips(run, data, "test", cache_dir, progress, frontend="integer")
     stages["eval"] = time.time() - t
     t = time.time()
-    log("[3/4] streaming evaluation (10 min stream from the test split)")
+    log("[3/6] streaming evaluation (10 min stream from the test split)")
     stream = eval_stream_run(run, data, "test", 10.0, 0, None, cache_dir, progress)
     stages["stream"] = time.time() - t
     t = time.time()
-    log("[4/4] integer frontend and VAD: generated C vs Python reference vs float, every sample clip")
+    log("[4/6] integer frontend and VAD: generated C vs Python reference vs float, every sample clip")
     fc = frontend_check(data, demo_config().features, progress=progress, build_dir=out / "frontend_c")
     stages["frontend_check"] = time.time() - t
+    t = time.time()
+    log("[5/6] quantize (int8 weights) and export the device library, built with its own Makefile")
+    quant = quantize_run(run, data, 8, cache_dir, progress, log)
+    exp = export(run, out / "export")
+    subprocess.run(["make", "-s", "-C", str(out / "export")], check=True, capture_output=True)
+    stages["quantize_export"] = time.time() - t
+    t = time.time()
+    log("[6/6] verify: the C library vs the integer reference, PyTorch and the stream detector")
+    ver = verify(run, data, "host", "test", 2.0, cache_dir=cache_dir, progress=progress, log=log)
+    stages["verify"] = time.time() - t
     rows = [
         ("data", f"{data.name}: {metrics['test']['n']} test clips"),
         ("model", f"{metrics['params']:,} params, {metrics['macs_per_second'] / 1e6:.2f} M MAC/s"),
@@ -78,9 +93,15 @@ def run_demo(out: Path, cache_dir: Path | None, progress: bool, log=print) -> di
         ("frontend C", f"{fc['c_mismatches']} frames differ from the integer reference; SNR vs float "
                        f"{fc['snr_db']:.1f} dB; VAD agreement {100 * fc['vad_agreement']:.2f}% "
                        f"({fc['n_clips']} clips; C in {out / 'frontend_c'})"),
+        ("quantized", f"accuracy {quant['accuracy_int']:.3f} (float {quant['accuracy_float']:.3f}), "
+                      f"{exp['weight_bytes']:,} B weights, {exp['state_bytes']:,} B state"),
+        ("device C", f"{ver['c_mismatches']} frames differ from the reference, top-1 agreement with PyTorch "
+                     f"{ver['agreement']:.3f}, stream events identical: {ver['events_identical']} "
+                     f"({out / 'export'})"),
     ]
     return {"run": str(run), "test_accuracy": clips["accuracy"],
             "test_accuracy_integer_frontend": clips_int["accuracy"], "frontend_check": fc,
+            "quantize": quant, "export": exp, "verify": ver,
             "stream_recall": stream["recall"],
             "false_accepts_per_hour": stream["false_accepts_per_hour"], "seconds": stages,
             "summary": rows}

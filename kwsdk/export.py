@@ -8,13 +8,14 @@ quant/model_q.npz are read as files).
 from __future__ import annotations
 
 import ctypes
+import dataclasses
 import json
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
 from kwsdk.codegen.library import build_files, generate_library
-from kwsdk.config import ConfigError, RunConfig
+from kwsdk.config import ConfigError, DetectorConfig, RunConfig
 from kwsdk.detector import detector_config
 from kwsdk.fileio import atomic_write_text
 from kwsdk.hostbuild import build_shared, load, nm_sizes, write_sources
@@ -34,10 +35,25 @@ def load_quantized(run_dir: Path) -> tuple[RunConfig, QuantModel]:
     return RunConfig.load(run_dir / "config.json"), QuantModel.load(path)
 
 
-def library_sources(run_dir: Path, options: PipelineOptions) -> tuple[dict[str, str], dict]:
+def device_detector(run_dir: Path, cfg: RunConfig, threshold: float | None = None,
+                    thresholds: dict[str, float] | None = None) -> DetectorConfig:
+    """The run's calibrated detector, with export-time threshold overrides."""
+    det = detector_config(run_dir, cfg)
+    if threshold is not None:
+        det = dataclasses.replace(det, threshold=threshold, thresholds={})
+    if thresholds:
+        unknown = sorted(set(thresholds) - set(cfg.data.keywords))
+        if unknown:
+            raise ConfigError(f"thresholds for words that are not keywords of {run_dir}: {', '.join(unknown)}")
+        det = dataclasses.replace(det, thresholds={**det.thresholds, **thresholds})
+    return det
+
+
+def library_sources(run_dir: Path, options: PipelineOptions, det: DetectorConfig | None = None
+                    ) -> tuple[dict[str, str], dict]:
     """(file name -> text, metadata) of the run's device library."""
     cfg, q = load_quantized(run_dir)
-    det = detector_config(run_dir, cfg)
+    det = det or device_detector(run_dir, cfg)
     files = generate_library(cfg.features, cfg.vad, q, det, options)
     meta = {
         "categories": q.categories, "sample_rate": cfg.features.sample_rate, "hop_size": cfg.features.hop_size,
@@ -69,13 +85,14 @@ def footprint(files: dict[str, str]) -> dict:
     return {"weight_bytes": weights, "table_bytes": rodata - weights, "code_bytes_host": code, "state_bytes": state}
 
 
-def export(run_dir: Path, out: Path, target: str = "host", options: PipelineOptions | None = None) -> dict:
+def export(run_dir: Path, out: Path, target: str = "host", options: PipelineOptions | None = None,
+           det: DetectorConfig | None = None) -> dict:
     if target != "host":
         raise ConfigError(f"export target {target!r} is not available yet (host)")
     options = options or PipelineOptions()
     out = Path(out)
     _check_out(out)
-    files, meta = library_sources(run_dir, options)
+    files, meta = library_sources(run_dir, options, det)
     files.update(build_files(list(files)))
     sizes = footprint(files)
     meta.update(target=target, sizes=sizes, files=sorted(files))

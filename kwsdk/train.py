@@ -223,7 +223,8 @@ def train(data_dir: Path, out: Path, cfg: RunConfig, cache_dir: Path | None = No
     weight = torch.ones(len(cats))
     weight[cats.index("_silence_")] = cfg.train.silence_weight
     loss_fn = nn.CrossEntropyLoss(weight=weight, ignore_index=-100, label_smoothing=cfg.train.label_smoothing)
-    t_start = time.time()
+    # Training time accumulates across resumes (history holds the elapsed seconds so far).
+    t_start = time.time() - (history[-1]["seconds"] if history else 0.0)
     for epoch in range(start_epoch, cfg.train.epochs):
         rng = np.random.default_rng([cfg.train.seed, epoch, dd.rank])
         torch.manual_seed(cfg.train.seed * 100_003 + epoch * 101 + dd.rank)

@@ -27,9 +27,9 @@ from pathlib import Path
 import numpy as np
 
 from kwsdk.codegen.library import driver_source
-from kwsdk.config import ConfigError
-from kwsdk.detector import CLIP_FLOOR, clip_decision, detector_config
-from kwsdk.export import library_sources, load_quantized
+from kwsdk.config import ConfigError, DetectorConfig
+from kwsdk.detector import CLIP_FLOOR, clip_decision
+from kwsdk.export import device_detector, library_sources, load_quantized
 from kwsdk.frontend.integer import to_pcm16
 from kwsdk.hostbuild import build_executable, write_sources
 from kwsdk.pipeline import FrameTrace, IntPipeline, PipelineOptions
@@ -110,7 +110,7 @@ def _pcm(audio: np.ndarray, length: int) -> np.ndarray:
 
 def verify(run_dir: Path, data_dir: Path, target: str = "host", split: str = "test", stream_minutes: float = 10.0,
            chunk: int = 333, seed: int = 0, cache_dir: Path | None = None, progress: bool = True,
-           options: PipelineOptions | None = None, log=print) -> dict:
+           options: PipelineOptions | None = None, det: DetectorConfig | None = None, log=print) -> dict:
     from kwsdk.evaluate import load_run_and_split, stream_builder
     from kwsdk.streams import stream_chunks
     from kwsdk.train import CLIP_SECONDS, clip_features, posteriors
@@ -122,8 +122,8 @@ def verify(run_dir: Path, data_dir: Path, target: str = "host", split: str = "te
     run_dir = Path(run_dir)
     _, q = load_quantized(run_dir)
     cfg, cats, model, ds, clips = load_run_and_split(run_dir, data_dir, split, cache_dir, progress)
-    det = detector_config(run_dir, cfg)
-    files, _ = library_sources(run_dir, options)
+    det = det or device_detector(run_dir, cfg)
+    files, _ = library_sources(run_dir, options, det)
     files["kws_main.c"] = driver_source(q.cell)
     pipe = IntPipeline(cfg.features, cfg.vad, q, det, options)
     dtype = trace_dtype(q.n_features, q.n_classes, len(pipe.state_vector()))
