@@ -14,7 +14,7 @@ import soundfile as sf
 
 import kwsdk
 from kwsdk.config import feature_preset
-from kwsdk.frontend import fft, log, mel, spectrum, window
+from kwsdk.frontend import log, mel, rfft, spectrum, window
 from kwsdk.frontend.cfrontend import CFrontend, build_driver
 from kwsdk.frontend.integer import IntegerFrontend
 
@@ -150,7 +150,7 @@ def _reference_stages(name: str, kind: str) -> dict[str, np.ndarray]:
     if kind == "silence":
         frames = frames[:4]  # all identical
     x, n = window.apply_window_q15(frames, fe.window_q15, cfg.nfft)
-    re, im = fft.rfft_q31(x, *fe.twiddle, fe.bitrev)
+    re, im = rfft.rfft_q31(x, *fe.twiddle, fe.bitrev)
     s, e = spectrum.spectrum_u64(re, im, n, cfg.spectrum, cfg.nfft, fe.power_bits)
     m = mel.mel_q15(s, fe.mel_q15)
     m_exp = e - mel.WEIGHT_FRAC_BITS

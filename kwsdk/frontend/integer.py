@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kwsdk.config import FeatureConfig
-from kwsdk.frontend import dct, fft, log, mel, spectrum, window
+from kwsdk.frontend import dct, log, mel, rfft, spectrum, window
 from kwsdk.frontend.features import Frontend
 
 
@@ -48,8 +48,8 @@ class IntegerFrontend(Frontend):
         if nfft & (nfft - 1) or nfft < 16:
             raise ValueError(f"integer frontend needs nfft a power of two >= 16, got {nfft}")
         self.window_q15 = window.window_q15(cfg)
-        self.twiddle = fft.twiddles_q31(nfft)
-        self.bitrev = fft.bitrev_table(nfft // 2)
+        self.twiddle = rfft.twiddles_q31(nfft)
+        self.bitrev = rfft.bitrev_table(nfft // 2)
         self.mel_q15 = mel.mel_weights_q15(cfg)
         self.power_bits = mel.power_bits(self.mel_q15)
         self.log_tables = log.log_tables(cfg.log_offset)
@@ -63,7 +63,7 @@ class IntegerFrontend(Frontend):
         if frames.ndim != 2 or frames.shape[1] != c.window_size:
             raise ValueError(f"expected frames of {c.window_size} samples, got shape {frames.shape}")
         x, n = window.apply_window_q15(frames, self.window_q15, c.nfft)
-        re, im = fft.rfft_q31(x, *self.twiddle, self.bitrev)
+        re, im = rfft.rfft_q31(x, *self.twiddle, self.bitrev)
         s, e = spectrum.spectrum_u64(re, im, n, c.spectrum, c.nfft, self.power_bits)
         m = mel.mel_q15(s, self.mel_q15)
         m_exp = e - mel.WEIGHT_FRAC_BITS
