@@ -12,16 +12,16 @@ three ways:
    chunks, against the reference on the same samples: identical event lists
    (`events_identical`).
 
-Targets: "host" (native build) and, with sanitize, the same under
-AddressSanitizer + UBSan. Emulated targets plug in as further Target
-objects: a way to build the driver and a command prefix to run it.
+Targets: "host" (native build), "host-sanitize" (the same under
+AddressSanitizer + UBSan), and "cortex-m3", "cortex-m4", "cortex-m7": the
+test firmware for the core, run on QEMU's mps2 board with semihosting.
 """
 
 from __future__ import annotations
 
 import subprocess
 import tempfile
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
@@ -32,6 +32,7 @@ from kwsdk.detector import CLIP_FLOOR, clip_decision
 from kwsdk.export import device_detector, library_sources, load_quantized
 from kwsdk.frontend.integer import to_pcm16
 from kwsdk.hostbuild import build_executable, write_sources
+from kwsdk.mcu import CPUS, build_firmware, qemu_command
 from kwsdk.pipeline import FrameTrace, IntPipeline, PipelineOptions
 
 STREAM_CHUNK = 777  # samples per call on the stream: not a multiple of any hop
@@ -40,16 +41,25 @@ MAX_CHUNK = 4096  # the driver's buffer
 
 @dataclass
 class Target:
+    """Where the driver runs: natively (host, optionally sanitized) or on an
+    emulated Cortex-M core (QEMU mps2 board, semihosting)."""
+
     name: str
     sanitize: bool = False
-    runner: list[str] = field(default_factory=list)
-    timeout_s: float = 600.0
+    cpu: str | None = None
+    timeout_s: float = 1800.0
 
     def build(self, src: list[Path], out: Path) -> Path:
+        if self.cpu:
+            return build_firmware(src, out, self.cpu)
         return build_executable(src, out, sanitize=self.sanitize)
 
+    def command(self, exe: Path, args: list[str]) -> list[str]:
+        return qemu_command(self.cpu, exe, args) if self.cpu else [str(exe), *args]
 
-TARGETS = {"host": Target("host"), "host-sanitize": Target("host-sanitize", sanitize=True)}
+
+TARGETS = {t.name: t for t in [Target("host"), Target("host-sanitize", sanitize=True)]
+           + [Target(name, cpu=name) for name, c in CPUS.items() if c.board]}
 
 
 def get_target(name: str) -> Target:
@@ -76,7 +86,7 @@ def run_driver(target: Target, exe: Path, records: list[np.ndarray], chunk: int,
                 f.write(np.uint32(len(r)).tobytes())
                 f.write(np.ascontiguousarray(r, "<i2").tobytes())
         try:
-            proc = subprocess.run([*target.runner, str(exe), str(src), str(dst), str(chunk)], capture_output=True,
+            proc = subprocess.run(target.command(exe, [str(src), str(dst), str(chunk)]), capture_output=True,
                                   text=True, timeout=target.timeout_s)
         except subprocess.TimeoutExpired:
             raise RuntimeError(f"{target.name}: driver timed out after {target.timeout_s:.0f} s") from None

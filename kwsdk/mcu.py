@@ -1,0 +1,86 @@
+"""Cortex-M builds: compiler flags per core, the test firmware (library +
+stdio test driver + kwsdk/targets/mcu startup and linker script) and the
+QEMU command that runs it with semihosting.
+
+The library is compiled with the same strict warnings as on the host; the
+firmware links newlib-nano with semihosting stdio (rdimon) for the driver's
+file access. Cores without a QEMU board build but cannot be run here.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Iterable
+
+from kwsdk.config import ConfigError
+from kwsdk.hostbuild import STRICT_CFLAGS, BuildError
+
+CC = "arm-none-eabi-gcc"
+
+
+@dataclass(frozen=True)
+class Cpu:
+    name: str
+    flags: tuple[str, ...]
+    board: str | None  # QEMU machine, or None when QEMU has none for this core
+
+
+CPUS = {c.name: c for c in [
+    Cpu("cortex-m0plus", ("-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft"), None),
+    Cpu("cortex-m3", ("-mcpu=cortex-m3", "-mthumb", "-mfloat-abi=soft"), "mps2-an385"),
+    Cpu("cortex-m4", ("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"), "mps2-an386"),
+    Cpu("cortex-m7", ("-mcpu=cortex-m7", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-d16"), "mps2-an500"),
+    Cpu("cortex-m33", ("-mcpu=cortex-m33", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16"), None),
+]}
+
+
+def get_cpu(name: str) -> Cpu:
+    if name not in CPUS:
+        raise ConfigError(f"unknown cpu {name!r}; choose from {', '.join(CPUS)}")
+    return CPUS[name]
+
+
+def support_dir() -> Path:
+    """kwsdk/targets/mcu: startup code and linker script, also in an installed wheel."""
+    return Path(str(resources.files("kwsdk") / "targets" / "mcu"))
+
+
+def _run(cmd: list[str]) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BuildError(f"{' '.join(cmd)}\n{proc.stdout}{proc.stderr}")
+
+
+def build_firmware(sources: Iterable[Path], out: Path, cpu: str, opt: str = "-O2") -> Path:
+    """Link the library, the test driver and the startup code into an ELF for QEMU."""
+    if shutil.which(CC) is None:
+        raise BuildError(f"{CC} not found (install gcc-arm-none-eabi and libnewlib-arm-none-eabi)")
+    c = get_cpu(cpu)
+    sources = list(sources)
+    incs = sorted({f"-I{Path(s).parent}" for s in sources})
+    objs = []
+    for src in [s for s in sources if str(s).endswith(".c")] + [support_dir() / "startup.c"]:
+        obj = out.parent / f"{out.name}.{Path(src).stem}.o"
+        _run([CC, *c.flags, *STRICT_CFLAGS, opt, "-ffunction-sections", "-fdata-sections", *incs,
+              "-c", str(src), "-o", str(obj)])
+        objs.append(str(obj))
+    _run([CC, *c.flags, "-nostartfiles", "--specs=nano.specs", "--specs=rdimon.specs", "-Wl,--gc-sections",
+          "-T", str(support_dir() / "mps2.ld"), *objs, "-o", str(out)])
+    return out
+
+
+def qemu_command(cpu: str, elf: Path, args: list[str]) -> list[str]:
+    """The command that runs `elf` with argv [elf, *args] on the core's mps2 board."""
+    c = get_cpu(cpu)
+    if c.board is None:
+        raise ConfigError(f"QEMU has no board for {cpu}: it can be built but not run here")
+    parts = [elf.name, *map(str, args)]
+    if any("," in p or " " in p for p in parts):
+        raise ConfigError(f"semihosting arguments cannot hold commas or spaces: {parts}")
+    return ["qemu-system-arm", "-M", c.board, "-nographic", "-monitor", "none", "-serial", "none",
+            "-semihosting-config", "enable=on,target=native," + ",".join(f"arg={p}" for p in parts),
+            "-kernel", str(elf)]
