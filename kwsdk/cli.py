@@ -164,12 +164,15 @@ def cmd_quantize(args) -> int:
 def cmd_export(args) -> int:
     from kwsdk.export import export
 
-    res = export(Path(args.run), Path(args.out), args.target, _options(args), _detector(args))
+    res = export(Path(args.run), Path(args.out), args.target, _options(args), _detector(args), args.cpu)
 
     def summary(r):
         print(f"exported to {r['out']} ({r['files']} files; build with make or CMake)")
         print(f"weights {r['weight_bytes']:,} B, other tables {r['table_bytes']:,} B, "
               f"state and scratch (sizeof(kws_t)) {r['state_bytes']:,} B, host code {r['code_bytes_host']:,} B")
+        for m in r.get("mcu", []):
+            print(f"{m['cpu']} {m['opt']}: flash {m['flash_bytes']:,} B (code + constants), static RAM "
+                  f"{m['static_ram_bytes']:,} B, kws_t {m['state_bytes']:,} B")
     _emit(res, args.json, summary)
     return 0
 
@@ -300,7 +303,11 @@ def build_parser() -> argparse.ArgumentParser:
                                    "prints its sizes.")
     x.add_argument("--run", required=True, help="run folder, quantized with kwsdk quantize")
     x.add_argument("--out", required=True, help="folder to write (new, empty, or an earlier export)")
-    x.add_argument("--target", default="host", choices=["host"], help="what to build for (default host)")
+    x.add_argument("--target", default="host", choices=["host", "mcu"],
+                   help="host: cc, static and shared library; mcu: arm-none-eabi-gcc for --cpu, static "
+                        "library, CMake toolchain file, sizes at -Os and -O2")
+    x.add_argument("--cpu", choices=["cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33"],
+                   help="Cortex-M core for --target mcu")
     pipeline_flags(x)
     x.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     x.set_defaults(func=cmd_export)

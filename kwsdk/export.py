@@ -15,6 +15,7 @@ from dataclasses import asdict
 from pathlib import Path
 
 from kwsdk.codegen.library import build_files, generate_library
+from kwsdk import mcu
 from kwsdk.config import ConfigError, DetectorConfig, RunConfig
 from kwsdk.detector import detector_config
 from kwsdk.fileio import atomic_write_text
@@ -86,15 +87,25 @@ def footprint(files: dict[str, str]) -> dict:
 
 
 def export(run_dir: Path, out: Path, target: str = "host", options: PipelineOptions | None = None,
-           det: DetectorConfig | None = None) -> dict:
-    if target != "host":
-        raise ConfigError(f"export target {target!r} is not available yet (host)")
+           det: DetectorConfig | None = None, cpu: str | None = None) -> dict:
+    """target "host" (cc, static and shared library) or "mcu" (arm-none-eabi-gcc
+    for `cpu`, static library, CMake toolchain file; sizes for -Os and -O2)."""
+    if target not in ("host", "mcu"):
+        raise ConfigError(f"export target {target!r} is not available yet (host, mcu)")
+    if (target == "mcu") != (cpu is not None):
+        raise ConfigError("--cpu goes with --target mcu (and is required there)")
     options = options or PipelineOptions()
     out = Path(out)
     _check_out(out)
     files, meta = library_sources(run_dir, options, det)
-    files.update(build_files(list(files)))
+    core = mcu.get_cpu(cpu) if cpu else None
+    files.update(build_files(list(files), core))
     sizes = footprint(files)
+    if core:
+        with tempfile.TemporaryDirectory() as tmp:
+            src = write_sources(files, Path(tmp) / "src")
+            sizes["mcu"] = [mcu.footprint(src, cpu, Path(tmp), opt) for opt in ("-Os", "-O2")]
+        meta["cpu"] = cpu
     meta.update(target=target, sizes=sizes, files=sorted(files))
     write_sources(files, out)
     atomic_write_text(out / META, json.dumps(meta, indent=2) + "\n")

@@ -84,3 +84,28 @@ def qemu_command(cpu: str, elf: Path, args: list[str]) -> list[str]:
     return ["qemu-system-arm", "-M", c.board, "-nographic", "-monitor", "none", "-serial", "none",
             "-semihosting-config", "enable=on,target=native," + ",".join(f"arg={p}" for p in parts),
             "-kernel", str(elf)]
+
+
+def footprint(sources: Iterable[Path], cpu: str, work: Path, opt: str = "-Os") -> dict:
+    """Flash and RAM of the library alone for a core: `size` of its objects
+    (flash = text, which holds code and const tables, + data; static RAM =
+    data + bss) and sizeof(kws_t) as the target's compiler lays it out."""
+    c = get_cpu(cpu)
+    sources = list(sources)
+    incs = sorted({f"-I{Path(s).parent}" for s in sources})
+    objs = []
+    for src in [s for s in sources if str(s).endswith(".c") and Path(s).name != "kws_main.c"]:
+        obj = work / f"{Path(src).stem}{opt}.o"
+        _run([CC, *c.flags, *STRICT_CFLAGS, opt, "-ffunction-sections", "-fdata-sections", *incs, "-c", str(src),
+              "-o", str(obj)])
+        objs.append(str(obj))
+    probe = work / "sizeof_probe.c"
+    probe.write_text('#include "kws.h"\nchar kws_sizeof_probe[sizeof(kws_t)];\n')
+    _run([CC, *c.flags, "-c", *incs, str(probe), "-o", str(work / "sizeof_probe.o")])
+    out = subprocess.run(["arm-none-eabi-size", "-B", "-t", *objs], capture_output=True, text=True, check=True)
+    text, data, bss = map(int, out.stdout.strip().splitlines()[-1].split()[:3])
+    nm = subprocess.run(["arm-none-eabi-nm", "-S", str(work / "sizeof_probe.o")], capture_output=True, text=True,
+                        check=True).stdout.split()
+    state = int(nm[nm.index("kws_sizeof_probe") - 2], 16)
+    return {"cpu": cpu, "opt": opt, "flash_bytes": text + data, "static_ram_bytes": data + bss,
+            "state_bytes": state}

@@ -182,3 +182,18 @@ def tiny_run(tmp_path_factory):
     kwsdk("train", "--data", SAMPLE, "--out", run, "--config", tiny_config(tmp), "--quiet",
           "--cache-dir", tmp / "cache")
     return run
+
+
+@pytest.fixture(scope="session")
+def qrun(tiny_run, tmp_path_factory):
+    """The tiny run, quantized (int8), with a detector that fires often."""
+    import json
+    import shutil
+
+    from tests.helpers import LOW, SAMPLE, kwsdk
+
+    run = tmp_path_factory.mktemp("qrun") / "run"
+    shutil.copytree(tiny_run, run)
+    (run / "detector.json").write_text(json.dumps(LOW))
+    kwsdk("quantize", "--run", run, "--data", SAMPLE, "--quiet", "--cache-dir", run.parent / "cache")
+    return run

@@ -29,6 +29,8 @@ TINY = {
     "stream": {"seconds": 3.0},
 }
 CATEGORIES = ["yes", "no", "_unknown_", "_silence_"]
+# A detector low enough that a tiny model fires: the event paths must be exercised.
+LOW = {"smooth_frames": 4, "threshold": 0.07, "thresholds": {}, "refractory_s": 0.3}
 VARIANTS = [(cell, layers, bits) for cell in ("gru", "lstm") for layers in (1, 2) for bits in (8, 16)]
 
 
@@ -38,6 +40,14 @@ def kwsdk(*args, env=None, check=True, **kw):
     if check and p.returncode != 0:
         raise AssertionError(f"kwsdk {args} failed ({p.returncode}):\n{p.stderr[-3000:]}")
     return p
+
+
+def verify_json(run: Path, *extra) -> dict:
+    """`kwsdk verify --json` on the shipped sample with a 1 minute stream."""
+    p = kwsdk("verify", "--run", run, "--data", SAMPLE, "--json", "--quiet", "--stream-minutes", "1",
+              "--cache-dir", run.parent / "cache", *extra, check=False)
+    assert p.returncode == 0, p.stderr[-3000:]
+    return json.loads(p.stdout)
 
 
 def tiny_config(tmp_path, **train) -> Path:

@@ -18,27 +18,7 @@ from kwsdk.export import export
 from kwsdk.hostbuild import load
 from kwsdk.pipeline import IntPipeline, PipelineOptions
 from kwsdk.qmodel.model import QuantModel
-from tests.helpers import SAMPLE, kwsdk
-
-# Low enough that the tiny model fires: the event paths must be exercised.
-LOW = {"smooth_frames": 4, "threshold": 0.07, "thresholds": {}, "refractory_s": 0.3}
-
-
-@pytest.fixture(scope="module")
-def qrun(tiny_run, tmp_path_factory):
-    """The tiny run, quantized, with a detector that fires often."""
-    run = tmp_path_factory.mktemp("qrun") / "run"
-    subprocess.run(["cp", "-r", str(tiny_run), str(run)], check=True)
-    (run / "detector.json").write_text(json.dumps(LOW))
-    kwsdk("quantize", "--run", run, "--data", SAMPLE, "--quiet", "--cache-dir", run.parent / "cache")
-    return run
-
-
-def _verify(run, *extra):
-    p = kwsdk("verify", "--run", run, "--data", SAMPLE, "--json", "--quiet", "--stream-minutes", "1",
-              "--cache-dir", run.parent / "cache", *extra, check=False)
-    assert p.returncode == 0, p.stderr[-3000:]
-    return json.loads(p.stdout)
+from tests.helpers import LOW, SAMPLE, kwsdk, verify_json
 
 
 def test_quantize_report(qrun):
@@ -49,14 +29,14 @@ def test_quantize_report(qrun):
 
 @pytest.mark.parametrize("extra", [(), ("--vad-reset", "--vad-gate", "--chunk", "1")], ids=["plain", "vad"])
 def test_verify_host(qrun, extra):
-    r = _verify(qrun, *extra)
+    r = verify_json(qrun, *extra)
     assert r["c_mismatches"] == 0 and r["events_identical"]
     assert r["n_events"] > 3  # the detector really fired
     assert r["agreement"] >= 0.9 and 0 <= r["accuracy_device"] <= 1
 
 
 def test_verify_under_sanitizers(qrun):
-    r = _verify(qrun, "--target", "host-sanitize", "--split", "val")
+    r = verify_json(qrun, "--target", "host-sanitize", "--split", "val")
     assert r["c_mismatches"] == 0 and r["events_identical"]
 
 

@@ -11,6 +11,7 @@ from kwsdk.codegen.frontend import generate_frontend
 from kwsdk.codegen.model import generate_model, model_hash
 from kwsdk.config import DetectorConfig, FeatureConfig, VadConfig
 from kwsdk.detector import IntDetector, threshold_sums
+from kwsdk.mcu import Cpu
 from kwsdk.pipeline import PipelineOptions
 from kwsdk.qmodel.model import QuantModel
 
@@ -37,8 +38,17 @@ def driver_source(cell: str) -> str:
     return render("kws_main.c.j2", "kws_main.c.j2", cell=cell)
 
 
-def build_files(sources: list[str]) -> dict[str, str]:
-    """Makefile and CMakeLists.txt for an export folder holding `sources`."""
+def build_files(sources: list[str], cpu: Cpu | None = None) -> dict[str, str]:
+    """Makefile and CMakeLists.txt for an export folder holding `sources`;
+    for a Cortex-M core also a CMake toolchain file, and the Makefile
+    defaults to arm-none-eabi-gcc with the core's flags and -Os."""
     c_files = sorted(s for s in sources if s.endswith(".c"))
-    return {"Makefile": render("Makefile.j2", "Makefile.j2", c_files=c_files),
-            "CMakeLists.txt": render("CMakeLists.txt.j2", "CMakeLists.txt.j2", c_files=c_files)}
+    ctx = dict(c_files=c_files, cpu=cpu.name if cpu else "", arch_flags=" ".join(cpu.flags) if cpu else "",
+               cc="arm-none-eabi-gcc" if cpu else "cc", ar="arm-none-eabi-ar" if cpu else "ar",
+               opt="-Os" if cpu else "-O2")
+    files = {"Makefile": render("Makefile.j2", "Makefile.j2", **ctx),
+             "CMakeLists.txt": render("CMakeLists.txt.j2", "CMakeLists.txt.j2", **ctx)}
+    if cpu:
+        files["toolchain-arm-none-eabi.cmake"] = render("toolchain-arm-none-eabi.cmake.j2",
+                                                        "toolchain-arm-none-eabi.cmake.j2", **ctx)
+    return files
