@@ -196,6 +196,26 @@ def cmd_verify(args) -> int:
     return 0 if ok else 1
 
 
+def cmd_report(args) -> int:
+    from kwsdk.report import report
+
+    res = report(Path(args.run), args.target, args.opt, args.clock_mhz * 1e6, _options(args))
+
+    def summary(r):
+        print(f"{r['target']} ({r['opt']}), {r['seconds']:.0f} s of speech ({r['audio']})")
+        print(f"flash {r['flash_bytes']:,} B; RAM {r['ram_bytes']:,} B = kws_t {r['state_bytes']:,} + "
+              f"peak stack {r['stack_bytes']:,}")
+        print(f"instructions per second of audio: {r['instructions_per_second'] / 1e6:.3f} M")
+        for part, v in r["split"].items():
+            print(f"  {part:>9}  {v / 1e6:8.3f} M")
+        print(f"frontend + VAD + detector {r['frontend_vad_detector_per_second'] / 1e6:.3f} M; model "
+              f"{r['instructions_per_mac_model']:.2f} instructions per multiply-accumulate")
+        print(f"duty cycle at {r['clock_hz'] / 1e6:.0f} MHz: {100 * r['duty_cycle_estimate']:.1f}% "
+              f"(estimate: one instruction per cycle)")
+    _emit(res, args.json, summary)
+    return 0
+
+
 def build_parser() -> argparse.ArgumentParser:
     p = argparse.ArgumentParser(
         prog="kwsdk",
@@ -330,6 +350,21 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     _common(v)
     v.set_defaults(func=cmd_verify)
+
+    r = sub.add_parser("report", help="flash, RAM, stack and exact instruction counts on a Cortex-M core",
+                       description="Build RUN's device library for a Cortex-M core: flash and RAM of the library "
+                                   "alone (-Os and -O2), peak stack (painted), and exact instructions per second "
+                                   "of audio, split into frontend, VAD, model and detector, counted in the unicorn "
+                                   "emulator on 2 s of real speech. The duty cycle is an estimate at one "
+                                   "instruction per cycle.")
+    r.add_argument("--run", required=True, help="run folder, quantized with kwsdk quantize")
+    r.add_argument("--target", default="cortex-m4", choices=["cortex-m0plus", "cortex-m3", "cortex-m4",
+                                                             "cortex-m7", "cortex-m33"], help="core (default M4)")
+    r.add_argument("--opt", default="-O2", choices=["-O2", "-Os"], help="optimisation of the counted build")
+    r.add_argument("--clock-mhz", type=float, default=64.0, help="clock for the duty-cycle estimate (default 64)")
+    pipeline_flags(r)
+    r.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+    r.set_defaults(func=cmd_report)
 
     d = sub.add_parser("demo", help="run the whole pipeline on the real sample shipped with kwsdk",
                        description="On the small Speech Commands sample inside the package: train, evaluate "

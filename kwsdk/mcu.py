@@ -27,14 +27,19 @@ class Cpu:
     name: str
     flags: tuple[str, ...]
     board: str | None  # QEMU machine, or None when QEMU has none for this core
+    unicorn_model: str  # unicorn.arm_const CPU model for instruction counting
 
 
 CPUS = {c.name: c for c in [
-    Cpu("cortex-m0plus", ("-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft"), None),
-    Cpu("cortex-m3", ("-mcpu=cortex-m3", "-mthumb", "-mfloat-abi=soft"), "mps2-an385"),
-    Cpu("cortex-m4", ("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"), "mps2-an386"),
-    Cpu("cortex-m7", ("-mcpu=cortex-m7", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-d16"), "mps2-an500"),
-    Cpu("cortex-m33", ("-mcpu=cortex-m33", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16"), None),
+    Cpu("cortex-m0plus", ("-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft"), None,
+        "UC_CPU_ARM_CORTEX_M0"),  # same ARMv6-M instruction set
+    Cpu("cortex-m3", ("-mcpu=cortex-m3", "-mthumb", "-mfloat-abi=soft"), "mps2-an385", "UC_CPU_ARM_CORTEX_M3"),
+    Cpu("cortex-m4", ("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"), "mps2-an386",
+        "UC_CPU_ARM_CORTEX_M4"),
+    Cpu("cortex-m7", ("-mcpu=cortex-m7", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-d16"), "mps2-an500",
+        "UC_CPU_ARM_CORTEX_M7"),
+    Cpu("cortex-m33", ("-mcpu=cortex-m33", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16"), None,
+        "UC_CPU_ARM_CORTEX_M33"),
 ]}
 
 
@@ -55,21 +60,26 @@ def _run(cmd: list[str]) -> None:
         raise BuildError(f"{' '.join(cmd)}\n{proc.stdout}{proc.stderr}")
 
 
-def build_firmware(sources: Iterable[Path], out: Path, cpu: str, opt: str = "-O2") -> Path:
-    """Link the library, the test driver and the startup code into an ELF for QEMU."""
+def build_firmware(sources: Iterable[Path], out: Path, cpu: str, opt: str = "-O2", bare: bool = False,
+                   defines: Iterable[str] = ()) -> Path:
+    """Link the library, a driver and the startup code into an ELF: with
+    semihosting stdio for QEMU, or `bare` (no stdio, KWS_BARE) for counting
+    instructions in an emulator without semihosting file access."""
     if shutil.which(CC) is None:
         raise BuildError(f"{CC} not found (install gcc-arm-none-eabi and libnewlib-arm-none-eabi)")
     c = get_cpu(cpu)
     sources = list(sources)
     incs = sorted({f"-I{Path(s).parent}" for s in sources})
     objs = []
+    defs = [f"-D{d}" for d in [*defines, *(["KWS_BARE"] if bare else [])]]
     for src in [s for s in sources if str(s).endswith(".c")] + [support_dir() / "startup.c"]:
         obj = out.parent / f"{out.name}.{Path(src).stem}.o"
-        _run([CC, *c.flags, *STRICT_CFLAGS, opt, "-ffunction-sections", "-fdata-sections", *incs,
+        _run([CC, *c.flags, *STRICT_CFLAGS, opt, *defs, "-ffunction-sections", "-fdata-sections", *incs,
               "-c", str(src), "-o", str(obj)])
         objs.append(str(obj))
-    _run([CC, *c.flags, "-nostartfiles", "--specs=nano.specs", "--specs=rdimon.specs", "-Wl,--gc-sections",
-          "-T", str(support_dir() / "mps2.ld"), *objs, "-o", str(out)])
+    specs = ["--specs=nano.specs"] + ([] if bare else ["--specs=rdimon.specs"])
+    _run([CC, *c.flags, "-nostartfiles", *specs, "-Wl,--gc-sections", "-T", str(support_dir() / "mps2.ld"),
+          *objs, "-o", str(out)])
     return out
 
 
@@ -87,14 +97,14 @@ def qemu_command(cpu: str, elf: Path, args: list[str]) -> list[str]:
 
 
 def footprint(sources: Iterable[Path], cpu: str, work: Path, opt: str = "-Os") -> dict:
-    """Flash and RAM of the library alone for a core: `size` of its objects
+    """Flash and RAM of the library alone (pass only its sources) for a core: `size` of its objects
     (flash = text, which holds code and const tables, + data; static RAM =
     data + bss) and sizeof(kws_t) as the target's compiler lays it out."""
     c = get_cpu(cpu)
     sources = list(sources)
     incs = sorted({f"-I{Path(s).parent}" for s in sources})
     objs = []
-    for src in [s for s in sources if str(s).endswith(".c") and Path(s).name != "kws_main.c"]:
+    for src in [s for s in sources if str(s).endswith(".c")]:
         obj = work / f"{Path(src).stem}{opt}.o"
         _run([CC, *c.flags, *STRICT_CFLAGS, opt, "-ffunction-sections", "-fdata-sections", *incs, "-c", str(src),
               "-o", str(obj)])

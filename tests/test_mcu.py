@@ -60,3 +60,51 @@ def test_mcu_export_builds_with_make_and_cmake(cpu, qrun, tmp_path):
     subprocess.run(["cmake", "--build", str(tmp_path / "b")], check=True, capture_output=True)
     bad = kwsdk("export", "--run", qrun, "--out", tmp_path / "x", "--cpu", cpu, check=False)
     assert bad.returncode == 2 and "--cpu goes with --target mcu" in bad.stderr
+
+
+@pytest.mark.parametrize("cpu", ["cortex-m0plus", "cortex-m4"])
+def test_report(cpu, qrun):
+    r = json.loads(kwsdk("report", "--run", qrun, "--target", cpu, "--json").stdout)
+    assert r["target"] == cpu and r["seconds"] == 2.0
+    assert r["split"]["frontend"] > 0 and r["split"]["model"] > 0 and r["split"]["detector"] > 0
+    assert abs(sum(r["split"].values()) - r["instructions_per_second"]) < 1
+    assert 100 < r["stack_bytes"] < 16384 and r["ram_bytes"] == r["state_bytes"] + r["stack_bytes"]
+    assert r["flash_bytes"] > 10_000 and 0 < r["duty_cycle_estimate"]
+
+
+def test_block_counting_is_exact(tmp_path):
+    """Every translated block's decoded instruction count equals what objdump
+    lists in that address range (IT and condition-failed instructions
+    included: they are instructions the core issues)."""
+    import re
+    import struct
+
+    import unicorn
+    from unicorn import arm_const
+
+    from kwsdk.report import FLASH, MEM_BYTES, RAM, SCS, _load_elf, _thumb_count, count_instructions
+
+    src = tmp_path / "loop.c"
+    src.write_text("#include <stdint.h>\nvolatile uint32_t kws_bench_phase;\nint main(int argc, char **argv);\n"
+                   "int main(int argc, char **argv)\n{\n    (void)argc;\n    (void)argv;\n    uint64_t s = 1u;\n"
+                   "    for (uint32_t i = 0; i < 3000u; i++) {\n        kws_bench_phase = i % 5u;\n"
+                   "        s = s * 2654435761u + i / 3u;\n    }\n    return s == 0u;\n}\n")
+    elf = build_firmware([src], tmp_path / "loop.elf", "cortex-m4", bare=True)
+    dump = subprocess.run(["arm-none-eabi-objdump", "-d", str(elf)], capture_output=True, text=True).stdout
+    starts = sorted(int(m.group(1), 16) for m in re.finditer(r"^\s+([0-9a-f]+):\s+[0-9a-f]{4}(?: [0-9a-f]{4})?\s+\S",
+                                                              dump, re.M))
+    uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS)
+    uc.ctl_set_cpu_model(arm_const.UC_CPU_ARM_CORTEX_M4)
+    for base in (FLASH, RAM, SCS):
+        uc.mem_map(base, MEM_BYTES)
+    _load_elf(uc, elf.read_bytes())
+    sp, pc = struct.unpack("<II", bytes(uc.mem_read(0, 8)))
+    uc.reg_write(arm_const.UC_ARM_REG_SP, sp)
+    blocks = set()
+    uc.hook_add(unicorn.UC_HOOK_BLOCK, lambda u, a, s, d: blocks.add((a, s)))
+    uc.hook_add(unicorn.UC_HOOK_INTR, lambda u, i, d: u.emu_stop())
+    uc.emu_start(pc | 1, 0xFFFFFFFF, count=10_000_000)
+    assert len(blocks) > 10
+    for a, s in blocks:
+        assert _thumb_count(bytes(uc.mem_read(a, s))) == sum(a <= x < a + s for x in starts), hex(a)
+    assert sum(count_instructions(elf, "cortex-m4")["instructions"].values()) > 30_000

@@ -7,7 +7,8 @@
  * main, and exit through SYS_EXIT: ApplicationExit when main returns 0,
  * RunTimeErrorUnknown otherwise, so QEMU's exit status is 0 only for success.
  * Every fault prints "FAULT" and exits with failure, so a crash is never
- * reported as a pass.
+ * reported as a pass. With KWS_BARE (the instruction-counting build) there is
+ * no stdio: main runs without arguments and only SYS_EXIT is used.
  */
 #include <stddef.h>
 #include <stdint.h>
@@ -15,7 +16,9 @@
 
 extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _estack;
 extern int main(int argc, char **argv);
+#ifndef KWS_BARE
 extern void initialise_monitor_handles(void);
+#endif
 
 #define SYS_WRITE0 0x04
 #define SYS_GET_CMDLINE 0x15
@@ -49,6 +52,10 @@ void Reset_Handler(void)
     *(volatile uint32_t *)0xE000ED88u |= 0xFu << 20; /* CPACR: CP10, CP11 full access */
     __asm__ volatile("dsb\n\tisb");
 #endif
+#ifdef KWS_BARE
+    /* Bare build (instruction counting): no stdio, no arguments. */
+    semihost_exit(main(0, NULL) == 0);
+#else
     initialise_monitor_handles();
     static char cmd[1024];
     static char *argv[16];
@@ -71,6 +78,7 @@ void Reset_Handler(void)
     }
     argv[argc] = NULL;
     semihost_exit(main(argc, argv) == 0);
+#endif
 }
 
 void Fault_Handler(void)

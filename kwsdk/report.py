@@ -1,0 +1,170 @@
+"""`kwsdk report --run RUN --target cortex-m4`: what the device library
+costs on a Cortex-M core.
+
+- Flash and static RAM of the library alone (arm-none-eabi-size of its
+  objects, -Os and -O2) and sizeof(kws_t) as the core's compiler lays it out.
+- Exact instruction counts: a bare firmware (no stdio) runs kws_process over
+  2 s of real speech from the shipped sample in the unicorn emulator; every
+  executed instruction is counted (per translated block, Thumb-2 lengths
+  decoded from the code, IT instructions included, which the emulator folds
+  into their successors) and attributed to the part that runs: frontend,
+  VAD, model, detector (kws.c announces the part when built with KWS_BENCH;
+  a block that changes the part is counted to the part it started in).
+- Peak stack: RAM below the initial stack pointer is painted before the run
+  and the deepest overwritten word found after it.
+- Duty cycle at a stated clock, assuming one instruction per cycle: an
+  estimate, labelled as one.
+"""
+
+from __future__ import annotations
+
+import struct
+import tempfile
+from pathlib import Path
+
+import numpy as np
+
+from kwsdk import mcu
+from kwsdk.audio import read_wav
+from kwsdk.codegen import c_array, render
+from kwsdk.config import ConfigError
+from kwsdk.export import library_sources, load_quantized
+from kwsdk.frontend.integer import to_pcm16
+from kwsdk.hostbuild import write_sources
+from kwsdk.pipeline import PipelineOptions
+
+PARTS = {1: "frontend", 2: "vad", 3: "model", 4: "detector", 0: "other"}
+BENCH_WORDS = ("yes", "no")  # one clip each from the shipped sample, 1 s apiece
+CHUNK = 160  # samples per kws_process call, as a 10 ms audio driver would deliver
+PAINT_BYTES = 256 * 1024
+PAINT = 0xA5
+RAM, FLASH, SCS = 0x20000000, 0x00000000, 0xE0000000
+MEM_BYTES = 4 << 20
+SYS_EXIT, ADP_APPLICATION_EXIT = 0x18, 0x20026
+
+
+def bench_pcm(sample_rate: int) -> tuple[np.ndarray, str]:
+    from kwsdk.demo import sample_data_dir
+
+    root = sample_data_dir()
+    parts, names = [], []
+    for w in BENCH_WORDS:
+        f = sorted((root / w).glob("*.wav"))[0]
+        a = read_wav(f, sample_rate)[:sample_rate]
+        parts.append(np.pad(a, (0, sample_rate - len(a))))
+        names.append(f"{w}/{f.name}")
+    return to_pcm16(np.concatenate(parts)), ", ".join(names)
+
+
+def _thumb_count(code: bytes) -> int:
+    """Instructions in a block of Thumb-2 code: halfwords starting 0b11101,
+    0b11110 or 0b11111 open 32-bit instructions."""
+    n = i = 0
+    while i < len(code):
+        h = code[i] | (code[i + 1] << 8)
+        i += 4 if (h >> 11) in (0x1D, 0x1E, 0x1F) else 2
+        n += 1
+    return n
+
+
+def _load_elf(uc, data: bytes) -> None:
+    phoff, = struct.unpack_from("<I", data, 28)
+    phentsize, phnum = struct.unpack_from("<HH", data, 42)
+    for i in range(phnum):
+        p_type, off, _, paddr, filesz, *_ = struct.unpack_from("<8I", data, phoff + i * phentsize)
+        if p_type == 1 and filesz:  # PT_LOAD at its load (flash) address
+            uc.mem_write(paddr, data[off : off + filesz])
+
+
+def _symbol(elf: Path, name: str) -> int:
+    import subprocess
+
+    out = subprocess.run(["arm-none-eabi-nm", str(elf)], capture_output=True, text=True, check=True).stdout
+    for line in out.splitlines():
+        parts = line.split()
+        if len(parts) == 3 and parts[2] == name:
+            return int(parts[0], 16)
+    raise RuntimeError(f"{elf}: no symbol {name}")
+
+
+def count_instructions(elf: Path, cpu: str, max_instructions: int = 2_000_000_000) -> dict:
+    """Run the bare firmware in unicorn: instructions per part, peak stack, exit status."""
+    try:
+        import unicorn
+        from unicorn import arm_const
+    except ImportError:
+        raise ConfigError("instruction counts need the unicorn package: pip install 'kwsdk[mcu]'") from None
+    uc = unicorn.Uc(unicorn.UC_ARCH_ARM, unicorn.UC_MODE_THUMB | unicorn.UC_MODE_MCLASS)
+    uc.ctl_set_cpu_model(getattr(arm_const, mcu.get_cpu(cpu).unicorn_model))
+    for base in (FLASH, RAM, SCS):  # SCS: the startup code enables the FPU there
+        uc.mem_map(base, MEM_BYTES)
+    _load_elf(uc, elf.read_bytes())
+    sp, pc = struct.unpack("<II", bytes(uc.mem_read(0, 8)))
+    uc.mem_write(sp - PAINT_BYTES, bytes([PAINT]) * PAINT_BYTES)
+    uc.reg_write(arm_const.UC_ARM_REG_SP, sp)
+    phase_addr = _symbol(elf, "kws_bench_phase")
+    counts = dict.fromkeys(PARTS, 0)
+    part, sizes, done, last = [0], {}, {}, [0, 0]
+
+    def on_block(uc, addr, size, _):
+        n = sizes.get(addr)
+        if n is None:
+            n = sizes[addr] = _thumb_count(bytes(uc.mem_read(addr, size)))
+        counts[part[0]] += n
+        last[:] = [addr, n]
+
+    def on_write(uc, access, addr, size, value, _):
+        part[0] = value if value in PARTS else 0
+
+    def on_intr(uc, intno, _):  # bkpt 0xab: the semihosting exit (or a fault's message)
+        done.update(op=uc.reg_read(arm_const.UC_ARM_REG_R0), arg=uc.reg_read(arm_const.UC_ARM_REG_R1))
+        # The block was counted whole; what follows the bkpt in it never ran.
+        pc = uc.reg_read(arm_const.UC_ARM_REG_PC) & ~1
+        ran = _thumb_count(bytes(uc.mem_read(last[0], pc + 2 - last[0])))
+        counts[part[0]] -= last[1] - ran
+        uc.emu_stop()
+
+    uc.hook_add(unicorn.UC_HOOK_BLOCK, on_block)
+    uc.hook_add(unicorn.UC_HOOK_MEM_WRITE, on_write, begin=phase_addr, end=phase_addr + 3)
+    uc.hook_add(unicorn.UC_HOOK_INTR, on_intr)
+    uc.emu_start(pc | 1, 0xFFFFFFFF, count=max_instructions)
+    if done.get("op") != SYS_EXIT or done.get("arg") != ADP_APPLICATION_EXIT:
+        raise RuntimeError(f"{cpu}: bench firmware did not exit cleanly ({done or 'no exit'})")
+    painted = bytes(uc.mem_read(sp - PAINT_BYTES, PAINT_BYTES))
+    untouched = len(painted) - len(painted.lstrip(bytes([PAINT])))
+    return {"instructions": {PARTS[k]: v for k, v in counts.items()}, "stack_bytes": PAINT_BYTES - untouched}
+
+
+def report(run_dir: Path, cpu: str, opt: str = "-O2", clock_hz: float = 64e6,
+           options: PipelineOptions | None = None) -> dict:
+    options = options or PipelineOptions()
+    cfg, q = load_quantized(run_dir)
+    files, _ = library_sources(run_dir, options)
+    pcm, source = bench_pcm(cfg.features.sample_rate)
+    seconds = len(pcm) / cfg.features.sample_rate
+    n_frames = len(pcm) // cfg.features.hop_size
+    bench = {"kws_bench.c": render("kws_bench.c.j2", "kws_bench.c.j2", n_samples=len(pcm), n_frames=n_frames,
+                                   chunk=CHUNK, pcm_source=source,
+                                   pcm_array=c_array("int16_t", "kws_bench_pcm", pcm, 16))}
+    with tempfile.TemporaryDirectory() as tmp:
+        src = write_sources(files, Path(tmp) / "src")
+        sizes = [mcu.footprint(src, cpu, Path(tmp), o) for o in ("-Os", "-O2")]
+        firmware = src + write_sources(bench, Path(tmp) / "src")
+        elf = mcu.build_firmware(firmware, Path(tmp) / "kws_bench.elf", cpu, opt, bare=True, defines=["KWS_BENCH"])
+        run = count_instructions(elf, cpu)
+    gates = 3 if q.cell == "gru" else 4
+    macs = sum(gates * q.hidden * (l.ih.w.shape[1] + q.hidden) for l in q.layers) + q.hidden * q.n_classes
+    per_s = {k: v / seconds for k, v in run["instructions"].items()}
+    total = sum(per_s.values())
+    flash = next(s for s in sizes if s["opt"] == opt) if opt in ("-Os", "-O2") else sizes[0]
+    return {
+        "target": cpu, "opt": opt, "audio": source, "seconds": seconds,
+        "flash_bytes": flash["flash_bytes"], "ram_bytes": flash["static_ram_bytes"] + flash["state_bytes"]
+        + run["stack_bytes"], "state_bytes": flash["state_bytes"], "stack_bytes": run["stack_bytes"],
+        "sizes": sizes, "instructions_per_second": total,
+        "split": {k: per_s[k] for k in ("frontend", "vad", "model", "detector", "other")},
+        "frontend_vad_detector_per_second": per_s["frontend"] + per_s["vad"] + per_s["detector"],
+        "macs_per_second": macs * cfg.features.frames_per_second,
+        "instructions_per_mac_model": per_s["model"] / (macs * cfg.features.frames_per_second),
+        "clock_hz": clock_hz, "duty_cycle_estimate": total / clock_hz,
+    }
