@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kwsdk.codegen.model import generate_model
+from kwsdk.codegen.model import generate_model, interleave, interleaved
 from kwsdk.hostbuild import build_shared, load, write_sources
 from kwsdk.qmodel.linear import QLinear
 from kwsdk.qmodel.model import QuantModel
@@ -92,7 +92,8 @@ class CModel:
         return out
 
     def linear(self, lin: QLinear, x: np.ndarray) -> np.ndarray:
-        keep = [np.ascontiguousarray(lin.w, f"int{self.q.weight_bits}"), np.ascontiguousarray(lin.mult, np.int32),
+        w = interleave(lin.w) if interleaved(self.q) else lin.w
+        keep = [np.ascontiguousarray(w, f"int{self.q.weight_bits}"), np.ascontiguousarray(lin.mult, np.int32),
                 np.ascontiguousarray(lin.shift, np.int8), np.ascontiguousarray(lin.bias, np.int32)]
         s = _Linear(*(a.ctypes.data for a in keep), lin.w.shape[0], lin.w.shape[1])
         y = np.zeros(lin.w.shape[0], np.int32)
