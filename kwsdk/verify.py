@@ -48,10 +48,11 @@ class Target:
     sanitize: bool = False
     cpu: str | None = None
     timeout_s: float = 1800.0
+    defines: tuple[str, ...] = ()  # e.g. ("KWS_NO_DSP",): the portable C on a DSP core
 
     def build(self, src: list[Path], out: Path) -> Path:
         if self.cpu:
-            return build_firmware(src, out, self.cpu)
+            return build_firmware(src, out, self.cpu, defines=self.defines)
         return build_executable(src, out, sanitize=self.sanitize)
 
     def command(self, exe: Path, args: list[str]) -> list[str]:

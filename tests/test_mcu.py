@@ -108,3 +108,32 @@ def test_block_counting_is_exact(tmp_path):
     for a, s in blocks:
         assert _thumb_count(bytes(uc.mem_read(a, s))) == sum(a <= x < a + s for x in starts), hex(a)
     assert sum(count_instructions(elf, "cortex-m4")["instructions"].values()) > 30_000
+
+
+@pytest.mark.parametrize("defines", [(), ("KWS_NO_DSP",)], ids=["dsp", "portable"])
+def test_dsp_and_portable_paths_are_bit_identical(defines, qrun, sample_clips, tmp_path):
+    """The same core (M4) with and without the DSP-extension code: both equal the reference."""
+    import numpy as np
+
+    from kwsdk.config import DetectorConfig, RunConfig
+    from kwsdk.pipeline import IntPipeline
+    from kwsdk.qmodel.model import QuantModel
+    from kwsdk.verify import Target, frame_mismatches, run_driver, trace_dtype
+    from tests.helpers import LOW
+
+    files, _ = library_sources(qrun, PipelineOptions())
+    files["kws_main.c"] = driver_source("gru")
+    target = Target("cortex-m4", cpu="cortex-m4", defines=defines)
+    exe = target.build(write_sources(files, tmp_path / "src"), tmp_path / "kws_main.elf")
+    cfg = RunConfig.load(qrun / "config.json")
+    q = QuantModel.load(qrun / "quant" / "model_q.npz")
+    pipe = IntPipeline(cfg.features, cfg.vad, q, DetectorConfig(**LOW))
+    records = [pcm for name, pcm in sample_clips if not name.startswith("_")][::25]
+    out = run_driver(target, exe, records, 333, trace_dtype(q.n_features, q.n_classes, len(pipe.state_vector())))
+    pos = 0
+    for r in records:
+        pipe.reset()
+        ref = pipe.run(r)
+        assert not frame_mismatches(out[pos : pos + len(ref.features)], ref).any()
+        pos += len(ref.features)
+    assert pos == len(out) and np.abs(out["posteriors"]).sum() > 0
