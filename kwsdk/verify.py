@@ -113,6 +113,21 @@ def frame_mismatches(c: np.ndarray, ref: FrameTrace) -> np.ndarray:
     return bad | (c["keyword"] != keyword) | (c["score"] != score) | (c["sample"] != sample)
 
 
+def record_mismatches(c: np.ndarray, pipe: IntPipeline, records: list[np.ndarray]) -> list[np.ndarray]:
+    """Per record (each run from a reset pipeline), the frames where the
+    driver's output differs from the reference; a short output counts the
+    missing frames as mismatches."""
+    out, pos = [], 0
+    for r in records:
+        pipe.reset()
+        ref = pipe.run(r)
+        out.append(frame_mismatches(c[pos : pos + len(ref.features)], ref))
+        pos += len(ref.features)
+    if pos != len(c):
+        out.append(np.ones(abs(len(c) - pos), bool))
+    return out
+
+
 def _pcm(audio: np.ndarray, length: int) -> np.ndarray:
     x = np.zeros(length, np.float32)
     x[: min(length, len(audio))] = audio[:length]
@@ -150,13 +165,12 @@ def verify(run_dir: Path, data_dir: Path, target: str = "host", split: str = "te
         c_stream = run_driver(tgt, exe, [stream], STREAM_CHUNK, dtype)
 
     frames = length // cfg.features.hop_size
-    bad_frames, bad_clips = 0, []
-    for i, pcm in enumerate(pcms):
-        pipe.reset()
-        bad = frame_mismatches(c_clips[i * frames : (i + 1) * frames], pipe.run(pcm))
-        if bad.any():
-            bad_frames += int(bad.sum())
-            bad_clips.append(str(clips[i].path))
+    if len(c_clips) != frames * len(pcms):
+        raise RuntimeError(f"{tgt.name}: the C produced {len(c_clips)} frames for {len(pcms)} clips, "
+                           f"expected {frames * len(pcms)}")
+    per_clip = record_mismatches(c_clips, pipe, pcms)
+    bad_frames = sum(int(b.sum()) for b in per_clip)
+    bad_clips = [str(c.path) for c, b in zip(clips, per_clip) if b.any()]
     pipe.reset()
     ref_stream = pipe.run(stream)
     stream_bad = frame_mismatches(c_stream, ref_stream)

@@ -56,21 +56,30 @@ class IntegerFrontend(Frontend):
         self.dct_q15 = dct.dct_q15(cfg.n_mels, cfg.n_mfcc) if cfg.n_mfcc else None
         self.frac_bits = dct.mfcc_frac_bits(cfg.n_mels) if cfg.n_mfcc else log.FEATURE_FRAC_BITS
 
-    def frames_int(self, frames: np.ndarray) -> IntFrames:
-        """int16 frames (F, window_size) -> IntFrames."""
+    def stages(self, frames: np.ndarray) -> dict[str, np.ndarray]:
+        """Every stage's output for int16 frames (F, window_size): window (x,
+        n), rfft (re, im), spectrum (s, e), mel (mel, mel_exp), log (logmel)
+        and the features (after the DCT when configured)."""
         c = self.cfg
         frames = np.asarray(frames)
         if frames.ndim != 2 or frames.shape[1] != c.window_size:
             raise ValueError(f"expected frames of {c.window_size} samples, got shape {frames.shape}")
-        x, n = window.apply_window_q15(frames, self.window_q15, c.nfft)
-        re, im = rfft.rfft_q31(x, *self.twiddle, self.bitrev)
-        s, e = spectrum.spectrum_u64(re, im, n, c.spectrum, c.nfft, self.power_bits)
-        m = mel.mel_q15(s, self.mel_q15)
-        m_exp = e - mel.WEIGHT_FRAC_BITS
-        feats = log.log_s16(m, m_exp, self.log_tables)
-        if self.dct_q15 is not None:
-            feats = dct.apply_dct_q15(feats, self.dct_q15)
-        return IntFrames(feats.astype(np.int16), m, m_exp)
+        out: dict[str, np.ndarray] = {"frames": frames}
+        out["x"], out["n"] = window.apply_window_q15(frames, self.window_q15, c.nfft)
+        out["re"], out["im"] = rfft.rfft_q31(out["x"], *self.twiddle, self.bitrev)
+        out["s"], out["e"] = spectrum.spectrum_u64(out["re"], out["im"], out["n"], c.spectrum, c.nfft,
+                                                   self.power_bits)
+        out["mel"] = mel.mel_q15(out["s"], self.mel_q15)
+        out["mel_exp"] = out["e"] - mel.WEIGHT_FRAC_BITS
+        out["logmel"] = log.log_s16(out["mel"], out["mel_exp"], self.log_tables)
+        feats = out["logmel"] if self.dct_q15 is None else dct.apply_dct_q15(out["logmel"], self.dct_q15)
+        out["features"] = feats.astype(np.int16)
+        return out
+
+    def frames_int(self, frames: np.ndarray) -> IntFrames:
+        """int16 frames (F, window_size) -> IntFrames."""
+        st = self.stages(frames)
+        return IntFrames(st["features"], st["mel"], st["mel_exp"])
 
     def analyze(self, pcm: np.ndarray) -> IntFrames:
         """Offline: int16 PCM of one clip -> IntFrames of its len // hop frames."""
