@@ -50,12 +50,13 @@ def device_detector(run_dir: Path, cfg: RunConfig, threshold: float | None = Non
     return det
 
 
-def library_sources(run_dir: Path, options: PipelineOptions, det: DetectorConfig | None = None
-                    ) -> tuple[dict[str, str], dict]:
-    """(file name -> text, metadata) of the run's device library."""
+def library_sources(run_dir: Path, options: PipelineOptions, det: DetectorConfig | None = None,
+                    cpu: str | None = None) -> tuple[dict[str, str], dict]:
+    """(file name -> text, metadata) of the run's device library, laid out
+    for `cpu` (None: any core; weights in the DSP-friendly order)."""
     cfg, q = load_quantized(run_dir)
     det = det or device_detector(run_dir, cfg)
-    files = generate_library(cfg.features, cfg.vad, q, det, options)
+    files = generate_library(cfg.features, cfg.vad, q, det, options, mcu.get_cpu(cpu).dsp if cpu else True)
     meta = {
         "categories": q.categories, "sample_rate": cfg.features.sample_rate, "hop_size": cfg.features.hop_size,
         "n_features": q.n_features, "feature_frac_bits": q.feature_frac, "features": asdict(cfg.features),
@@ -97,7 +98,7 @@ def export(run_dir: Path, out: Path, target: str = "host", options: PipelineOpti
     options = options or PipelineOptions()
     out = Path(out)
     _check_out(out)
-    files, meta = library_sources(run_dir, options, det)
+    files, meta = library_sources(run_dir, options, det, cpu)
     core = mcu.get_cpu(cpu) if cpu else None
     files.update(build_files(list(files), core))
     sizes = footprint(files)

@@ -28,18 +28,20 @@ class Cpu:
     flags: tuple[str, ...]
     board: str | None  # QEMU machine, or None when QEMU has none for this core
     unicorn_model: str  # unicorn.arm_const CPU model for instruction counting
+    dsp: bool  # has the DSP extension: the generated C stores weights for SXTB16/SMLAD
 
 
 CPUS = {c.name: c for c in [
     Cpu("cortex-m0plus", ("-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft"), None,
-        "UC_CPU_ARM_CORTEX_M0"),  # same ARMv6-M instruction set
-    Cpu("cortex-m3", ("-mcpu=cortex-m3", "-mthumb", "-mfloat-abi=soft"), "mps2-an385", "UC_CPU_ARM_CORTEX_M3"),
+        "UC_CPU_ARM_CORTEX_M0", False),  # same ARMv6-M instruction set
+    Cpu("cortex-m3", ("-mcpu=cortex-m3", "-mthumb", "-mfloat-abi=soft"), "mps2-an385", "UC_CPU_ARM_CORTEX_M3",
+        False),
     Cpu("cortex-m4", ("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"), "mps2-an386",
-        "UC_CPU_ARM_CORTEX_M4"),
+        "UC_CPU_ARM_CORTEX_M4", True),
     Cpu("cortex-m7", ("-mcpu=cortex-m7", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-d16"), "mps2-an500",
-        "UC_CPU_ARM_CORTEX_M7"),
+        "UC_CPU_ARM_CORTEX_M7", True),
     Cpu("cortex-m33", ("-mcpu=cortex-m33", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16"), None,
-        "UC_CPU_ARM_CORTEX_M33"),
+        "UC_CPU_ARM_CORTEX_M33", True),
 ]}
 
 

@@ -139,7 +139,7 @@ def report(run_dir: Path, cpu: str, opt: str = "-O2", clock_hz: float = 64e6,
            options: PipelineOptions | None = None) -> dict:
     options = options or PipelineOptions()
     cfg, q = load_quantized(run_dir)
-    files, _ = library_sources(run_dir, options)
+    files, _ = library_sources(run_dir, options, cpu=cpu)
     pcm, source = bench_pcm(cfg.features.sample_rate)
     seconds = len(pcm) / cfg.features.sample_rate
     n_frames = len(pcm) // cfg.features.hop_size

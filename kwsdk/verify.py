@@ -149,7 +149,7 @@ def verify(run_dir: Path, data_dir: Path, target: str = "host", split: str = "te
     _, q = load_quantized(run_dir)
     cfg, cats, model, ds, clips = load_run_and_split(run_dir, data_dir, split, cache_dir, progress)
     det = det or device_detector(run_dir, cfg)
-    files, _ = library_sources(run_dir, options, det)
+    files, _ = library_sources(run_dir, options, det, tgt.cpu)
     files["kws_main.c"] = driver_source(q.cell)
     pipe = IntPipeline(cfg.features, cfg.vad, q, det, options)
     dtype = trace_dtype(q.n_features, q.n_classes, len(pipe.state_vector()))

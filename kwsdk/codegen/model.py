@@ -52,12 +52,12 @@ def model_hash(q: QuantModel) -> str:
     return h.hexdigest()[:12]
 
 
-def model_context(q: QuantModel) -> dict:
+def model_context(q: QuantModel, dsp_layout: bool = True) -> dict:
     weight_ctype = f"int{q.weight_bits}_t"
     qmax = (1 << (q.weight_bits - 1)) - 1
     max_cols = max([l.ih.w.shape[1] for l in q.layers] + [q.hidden])
     acc_bound = qmax * 32768 * max_cols
-    inter = interleaved(q)
+    inter = dsp_layout and interleaved(q)
     linears = []
     for i, layer in enumerate(q.layers):
         linears += [_linear(f"kws_l{i}_ih", layer.ih, weight_ctype, inter),
@@ -77,9 +77,12 @@ def model_context(q: QuantModel) -> dict:
     )
 
 
-def generate_model(q: QuantModel) -> dict[str, str]:
-    """File name -> C source text for the quantized model `q`."""
-    ctx = model_context(q)
+def generate_model(q: QuantModel, dsp_layout: bool = True) -> dict[str, str]:
+    """File name -> C source text for the quantized model `q`. dsp_layout
+    stores int8 weights in the SXTB16 order (see `interleaved`): what cores
+    with the DSP extension want; cores without it run faster on the natural
+    order."""
+    ctx = model_context(q, dsp_layout)
     source = f"QuantModel {model_hash(q)} ({q.cell} {len(q.layers)}x{q.hidden}, int{q.weight_bits} weights)"
     files = {"kws_fixedpoint.h": render("kws_fixedpoint.h.j2", source),
              "kws_model.h": render("kws_model.h.j2", source, **ctx)}
