@@ -340,9 +340,10 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--run", required=True, help="run folder, quantized with kwsdk quantize")
     v.add_argument("--data", required=True, help="Speech Commands-layout folder")
     v.add_argument("--target", default="host", choices=["host", "host-sanitize", "cortex-m3", "cortex-m4",
-                                                       "cortex-m7"],
+                                                       "cortex-m7", "rpi-aarch64", "rpi-armhf"],
                    help="host: native build; host-sanitize: the same under ASan + UBSan; cortex-mN: the test "
-                        "firmware on QEMU's mps2 board for that core (semihosting)")
+                        "firmware on QEMU's mps2 board for that core (semihosting); rpi-aarch64 / rpi-armhf: "
+                        "cross-built for the Raspberry Pi's 64- / 32-bit OS, run under qemu-aarch64 / qemu-arm")
     v.add_argument("--split", default="test", choices=["test", "val", "train", "all"], help="which clips")
     v.add_argument("--stream-minutes", type=float, default=10.0, help="length of the stream check (default 10)")
     v.add_argument("--chunk", type=int, default=333, help="samples per call when feeding clips (default 333)")

@@ -50,19 +50,23 @@ def _c_sources(sources: Iterable[Path]) -> list[str]:
     return [str(s) for s in sources if str(s).endswith(".c")]
 
 
-def build_shared(sources: Iterable[Path], out: Path, opt: str = "-O2") -> Path:
-    """Compile C sources into a shared library for ctypes."""
+def build_shared(sources: Iterable[Path], out: Path, opt: str = "-O2", cc: str | None = None,
+                 arch_flags: Iterable[str] = ()) -> Path:
+    """Compile C sources into a shared library (for ctypes on the host, or
+    with `cc` and `arch_flags` a cross-compiled one)."""
     sources = list(sources)
     incs = sorted({f"-I{Path(s).parent}" for s in sources})
-    _compile([compiler(), *STRICT_CFLAGS, opt, "-fPIC", "-shared", *incs, *_c_sources(sources)], Path(out))
+    _compile([cc or compiler(), *arch_flags, *STRICT_CFLAGS, opt, "-fPIC", "-shared", *incs, *_c_sources(sources)],
+             Path(out))
     return out
 
 
-def build_executable(sources: Iterable[Path], out: Path, sanitize: bool = False, opt: str = "-O2") -> Path:
+def build_executable(sources: Iterable[Path], out: Path, sanitize: bool = False, opt: str = "-O2",
+                     cc: str | None = None, arch_flags: Iterable[str] = ()) -> Path:
     sources = list(sources)
     incs = sorted({f"-I{Path(s).parent}" for s in sources})
     flags = SANITIZE_CFLAGS if sanitize else [opt]
-    _compile([compiler(), *STRICT_CFLAGS, *flags, *incs, *_c_sources(sources)], Path(out))
+    _compile([cc or compiler(), *arch_flags, *STRICT_CFLAGS, *flags, *incs, *_c_sources(sources)], Path(out))
     return out
 
 

@@ -14,7 +14,9 @@ three ways:
 
 Targets: "host" (native build), "host-sanitize" (the same under
 AddressSanitizer + UBSan), and "cortex-m3", "cortex-m4", "cortex-m7": the
-test firmware for the core, run on QEMU's mps2 board with semihosting.
+test firmware for the core, run on QEMU's mps2 board with semihosting;
+"rpi-aarch64" and "rpi-armhf": the driver cross-compiled for the Raspberry
+Pi's 64- and 32-bit OS, run under user-mode QEMU.
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from kwsdk.codegen.library import driver_source
+from kwsdk import rpi
 from kwsdk.config import ConfigError, DetectorConfig
 from kwsdk.detector import CLIP_FLOOR, clip_decision
 from kwsdk.export import device_detector, library_sources, load_quantized
@@ -46,21 +49,30 @@ class Target:
 
     name: str
     sanitize: bool = False
-    cpu: str | None = None
+    cpu: str | None = None  # a Cortex-M core: firmware on QEMU's mps2 board
+    arch: str | None = None  # a Raspberry Pi architecture: cross build under user-mode QEMU
     timeout_s: float = 1800.0
     defines: tuple[str, ...] = ()  # e.g. ("KWS_NO_DSP",): the portable C on a DSP core
 
     def build(self, src: list[Path], out: Path) -> Path:
         if self.cpu:
             return build_firmware(src, out, self.cpu, defines=self.defines)
+        if self.arch:
+            a = rpi.get_arch(self.arch)
+            return build_executable(src, out, cc=a.cc, arch_flags=a.flags)
         return build_executable(src, out, sanitize=self.sanitize)
 
     def command(self, exe: Path, args: list[str]) -> list[str]:
-        return qemu_command(self.cpu, exe, args) if self.cpu else [str(exe), *args]
+        if self.cpu:
+            return qemu_command(self.cpu, exe, args)
+        if self.arch:
+            return rpi.qemu_command(self.arch, exe, args)
+        return [str(exe), *args]
 
 
 TARGETS = {t.name: t for t in [Target("host"), Target("host-sanitize", sanitize=True)]
-           + [Target(name, cpu=name) for name, c in CPUS.items() if c.board]}
+           + [Target(name, cpu=name) for name, c in CPUS.items() if c.board]
+           + [Target(f"rpi-{a}", arch=a) for a in rpi.ARCHES]}
 
 
 def get_target(name: str) -> Target:
