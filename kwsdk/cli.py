@@ -164,7 +164,8 @@ def cmd_quantize(args) -> int:
 def cmd_export(args) -> int:
     from kwsdk.export import export
 
-    res = export(Path(args.run), Path(args.out), args.target, _options(args), _detector(args), args.cpu)
+    res = export(Path(args.run), Path(args.out), args.target, _options(args), _detector(args), args.cpu,
+                 args.arch, args.native)
 
     def summary(r):
         print(f"exported to {r['out']} ({r['files']} files; build with make or CMake)")
@@ -323,9 +324,14 @@ def build_parser() -> argparse.ArgumentParser:
                                    "prints its sizes.")
     x.add_argument("--run", required=True, help="run folder, quantized with kwsdk quantize")
     x.add_argument("--out", required=True, help="folder to write (new, empty, or an earlier export)")
-    x.add_argument("--target", default="host", choices=["host", "mcu"],
+    x.add_argument("--target", default="host", choices=["host", "mcu", "rpi"],
                    help="host: cc, static and shared library; mcu: arm-none-eabi-gcc for --cpu, static "
-                        "library, CMake toolchain file, sizes at -Os and -O2")
+                        "library, CMake toolchain file, sizes at -Os and -O2; rpi: cross-compiled libkws.so "
+                        "for --arch, or a Makefile to build on the Pi with --native")
+    x.add_argument("--arch", choices=["aarch64", "armhf"],
+                   help="Raspberry Pi OS for --target rpi: aarch64 (64-bit, Pi 3/4/5) or armhf (32-bit, Pi 2+)")
+    x.add_argument("--native", action="store_true",
+                   help="with --target rpi: no cross build; the Makefile builds on the Pi with -mcpu=native")
     x.add_argument("--cpu", choices=["cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33"],
                    help="Cortex-M core for --target mcu")
     pipeline_flags(x)

@@ -14,8 +14,8 @@ import tempfile
 from dataclasses import asdict
 from pathlib import Path
 
+from kwsdk import mcu, rpi
 from kwsdk.codegen.library import build_files, generate_library
-from kwsdk import mcu
 from kwsdk.config import ConfigError, DetectorConfig, RunConfig
 from kwsdk.detector import detector_config
 from kwsdk.fileio import atomic_write_text
@@ -88,26 +88,37 @@ def footprint(files: dict[str, str]) -> dict:
 
 
 def export(run_dir: Path, out: Path, target: str = "host", options: PipelineOptions | None = None,
-           det: DetectorConfig | None = None, cpu: str | None = None) -> dict:
-    """target "host" (cc, static and shared library) or "mcu" (arm-none-eabi-gcc
-    for `cpu`, static library, CMake toolchain file; sizes for -Os and -O2)."""
-    if target not in ("host", "mcu"):
-        raise ConfigError(f"export target {target!r} is not available yet (host, mcu)")
+           det: DetectorConfig | None = None, cpu: str | None = None, arch: str | None = None,
+           native: bool = False) -> dict:
+    """target "host" (cc, static and shared library); "mcu" (arm-none-eabi-gcc
+    for `cpu`, static library, CMake toolchain file; sizes for -Os and -O2);
+    "rpi" (cross-compiled for `arch` into the folder's libkws.so, or with
+    `native` a Makefile for building on the Pi itself)."""
+    if target not in ("host", "mcu", "rpi"):
+        raise ConfigError(f"unknown export target {target!r} (host, mcu, rpi)")
     if (target == "mcu") != (cpu is not None):
         raise ConfigError("--cpu goes with --target mcu (and is required there)")
+    if target == "rpi" and (arch is None) == (not native):
+        raise ConfigError("--target rpi needs --arch aarch64|armhf (cross-compiled here) or --native")
     options = options or PipelineOptions()
     out = Path(out)
     _check_out(out)
     files, meta = library_sources(run_dir, options, det, cpu)
     core = mcu.get_cpu(cpu) if cpu else None
-    files.update(build_files(list(files), core))
+    pi = rpi.get_arch(arch) if arch else None
+    files.update(build_files(list(files), core, pi, native))
     sizes = footprint(files)
     if core:
         with tempfile.TemporaryDirectory() as tmp:
             src = write_sources(files, Path(tmp) / "src")
             sizes["mcu"] = [mcu.footprint(src, cpu, Path(tmp), opt) for opt in ("-Os", "-O2")]
         meta["cpu"] = cpu
+    if pi:
+        meta["arch"] = arch
     meta.update(target=target, sizes=sizes, files=sorted(files))
     write_sources(files, out)
+    if pi:  # the library the Pi loads, built here with the cross compiler
+        build_shared([out / n for n in files if n.endswith(".c")], out / "libkws.so", cc=pi.cc,
+                     arch_flags=pi.flags)
     atomic_write_text(out / META, json.dumps(meta, indent=2) + "\n")
     return {"out": str(out), "target": target, **sizes, "files": len(files)}

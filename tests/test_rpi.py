@@ -20,3 +20,23 @@ def test_emulated_verify(arch, qrun):
 def test_qemu_command_uses_the_cross_sysroot(tmp_path):
     cmd = qemu_command("aarch64", tmp_path / "x", ["a", "b"])
     assert cmd[:3] == ["qemu-aarch64", "-L", "/usr/aarch64-linux-gnu"] and cmd[-2:] == ["a", "b"]
+
+
+@pytest.mark.parametrize("arch,machine", [("aarch64", 183), ("armhf", 40)])  # ELF e_machine
+def test_rpi_export_cross_builds(arch, machine, qrun, tmp_path):
+    import json
+    import subprocess
+
+    from tests.helpers import kwsdk
+
+    out = tmp_path / "exp"
+    kwsdk("export", "--run", qrun, "--out", out, "--target", "rpi", "--arch", arch)
+    head = (out / "libkws.so").read_bytes()[:20]
+    assert head[:4] == b"\x7fELF" and int.from_bytes(head[18:20], "little") == machine
+    assert json.loads((out / "kws_meta.json").read_text())["arch"] == arch
+    subprocess.run(["make", "-s", "-C", str(out), "libkws.a"], check=True, capture_output=True)
+    native = tmp_path / "native"
+    kwsdk("export", "--run", qrun, "--out", native, "--target", "rpi", "--native")
+    assert "-mcpu=native" in (native / "Makefile").read_text() and not (native / "libkws.so").exists()
+    bad = kwsdk("export", "--run", qrun, "--out", tmp_path / "x", "--target", "rpi", check=False)
+    assert bad.returncode == 2 and "--arch" in bad.stderr

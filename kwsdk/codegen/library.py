@@ -12,6 +12,7 @@ from kwsdk.codegen.model import generate_model, model_hash
 from kwsdk.config import DetectorConfig, FeatureConfig, VadConfig
 from kwsdk.detector import IntDetector, threshold_sums
 from kwsdk.mcu import Cpu
+from kwsdk.rpi import Arch
 from kwsdk.pipeline import PipelineOptions
 from kwsdk.qmodel.model import QuantModel
 
@@ -38,14 +39,27 @@ def driver_source(cell: str) -> str:
     return render("kws_main.c.j2", "kws_main.c.j2", cell=cell)
 
 
-def build_files(sources: list[str], cpu: Cpu | None = None) -> dict[str, str]:
-    """Makefile and CMakeLists.txt for an export folder holding `sources`;
-    for a Cortex-M core also a CMake toolchain file, and the Makefile
-    defaults to arm-none-eabi-gcc with the core's flags and -Os."""
+def build_files(sources: list[str], cpu: Cpu | None = None, arch: Arch | None = None,
+                native: bool = False) -> dict[str, str]:
+    """Makefile and CMakeLists.txt for an export folder holding `sources`:
+    for the host (cc); a Cortex-M core (arm-none-eabi-gcc with the core's
+    flags, -Os, static library, plus a CMake toolchain file); a Raspberry Pi
+    architecture (its cross compiler), or the Pi itself (`native`: cc with
+    -mcpu=native, for building on the Pi)."""
     c_files = sorted(s for s in sources if s.endswith(".c"))
-    ctx = dict(c_files=c_files, cpu=cpu.name if cpu else "", arch_flags=" ".join(cpu.flags) if cpu else "",
-               cc="arm-none-eabi-gcc" if cpu else "cc", ar="arm-none-eabi-ar" if cpu else "ar",
-               opt="-Os" if cpu else "-O2")
+    if cpu:
+        ctx = dict(platform=cpu.name, cc="arm-none-eabi-gcc", ar="arm-none-eabi-ar", arch_flags=" ".join(cpu.flags),
+                   opt="-Os", static_only=True, cpu=cpu.name)
+    elif native:
+        ctx = dict(platform="the Raspberry Pi it runs on", cc="cc", ar="ar", arch_flags="-mcpu=native", opt="-O2",
+                   static_only=False, cpu="")
+    elif arch:
+        prefix = arch.cc.removesuffix("gcc")
+        ctx = dict(platform=f"Raspberry Pi ({arch.name}, cross-compiled)", cc=arch.cc, ar=prefix + "ar",
+                   arch_flags=" ".join(arch.flags), opt="-O2", static_only=False, cpu="")
+    else:
+        ctx = dict(platform="this host", cc="cc", ar="ar", arch_flags="", opt="-O2", static_only=False, cpu="")
+    ctx["c_files"] = c_files
     files = {"Makefile": render("Makefile.j2", "Makefile.j2", **ctx),
              "CMakeLists.txt": render("CMakeLists.txt.j2", "CMakeLists.txt.j2", **ctx)}
     if cpu:
