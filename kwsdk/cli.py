@@ -130,18 +130,26 @@ def _options(args):
     return PipelineOptions(vad_reset=args.vad_reset, vad_gate=args.vad_gate)
 
 
-def _detector(args):
-    """The run's detector with --threshold / --keyword-threshold overrides."""
-    from kwsdk.config import ConfigError, RunConfig
-    from kwsdk.export import device_detector
+def _keyword_thresholds(text: str | None) -> dict[str, float]:
+    """--keyword-threshold yes=0.9,no=0.8 -> {"yes": 0.9, "no": 0.8}."""
+    from kwsdk.config import ConfigError
 
     per = {}
-    for item in filter(None, (args.keyword_threshold or "").split(",")):
+    for item in filter(None, (text or "").split(",")):
         word, _, value = item.partition("=")
         try:
             per[word.strip()] = float(value)
         except ValueError:
             raise ConfigError(f"--keyword-threshold: expected WORD=VALUE, got {item!r}") from None
+    return per
+
+
+def _detector(args):
+    """The run's detector with --threshold / --keyword-threshold overrides."""
+    from kwsdk.config import ConfigError, RunConfig
+    from kwsdk.export import device_detector
+
+    per = _keyword_thresholds(args.keyword_threshold)
     run = Path(args.run)
     if not (run / "config.json").exists():
         raise ConfigError(f"{run}: no config.json (is this a kwsdk run folder?)")
@@ -214,6 +222,14 @@ def cmd_report(args) -> int:
         print(f"duty cycle at {r['clock_hz'] / 1e6:.0f} MHz: {100 * r['duty_cycle_estimate']:.1f}% "
               f"(estimate: one instruction per cycle)")
     _emit(res, args.json, summary)
+    return 0
+
+
+def cmd_daemon(args) -> int:
+    from kwsdk.daemon import run
+
+    n = run(Path(args.model), args.source, args.realtime, _keyword_thresholds(args.keyword_threshold))
+    log(f"kwsdk daemon: {n} events")
     return 0
 
 
@@ -372,6 +388,19 @@ def build_parser() -> argparse.ArgumentParser:
     pipeline_flags(r)
     r.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     r.set_defaults(func=cmd_report)
+
+    dm = sub.add_parser("daemon", help="continuous detection with an exported library (JSON lines out)",
+                        description="Load an export folder (libkws.so + kws_meta.json; no torch needed) and "
+                                    "detect keywords continuously on an audio source. Each event is one JSON "
+                                    "line on stdout with keyword, index, score and time (seconds of audio since "
+                                    "the start). SIGTERM/SIGINT stop cleanly.")
+    dm.add_argument("--model", required=True, help="export folder made by kwsdk export (host or rpi)")
+    dm.add_argument("--source", required=True,
+                    help="wav:PATH (exits at its end), stdin (raw s16le mono PCM at the model's rate), or "
+                         "cmd:'arecord -f S16_LE -r 16000 -c 1 -t raw' (run without a shell)")
+    dm.add_argument("--realtime", action="store_true", help="pace a wav source to the audio clock")
+    dm.add_argument("--keyword-threshold", metavar="WORD=T,...", help="per-keyword thresholds, e.g. yes=0.9")
+    dm.set_defaults(func=cmd_daemon)
 
     d = sub.add_parser("demo", help="run the whole pipeline on the real sample shipped with kwsdk",
                        description="On the small Speech Commands sample inside the package: train, evaluate "

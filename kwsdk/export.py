@@ -117,8 +117,8 @@ def export(run_dir: Path, out: Path, target: str = "host", options: PipelineOpti
         meta["arch"] = arch
     meta.update(target=target, sizes=sizes, files=sorted(files))
     write_sources(files, out)
-    if pi:  # the library the Pi loads, built here with the cross compiler
-        build_shared([out / n for n in files if n.endswith(".c")], out / "libkws.so", cc=pi.cc,
-                     arch_flags=pi.flags)
+    if pi or target == "host":  # the shared library the daemon loads (cross-compiled for a Pi)
+        build_shared([out / n for n in files if n.endswith(".c")], out / "libkws.so", cc=pi.cc if pi else None,
+                     arch_flags=pi.flags if pi else ())
     atomic_write_text(out / META, json.dumps(meta, indent=2) + "\n")
     return {"out": str(out), "target": target, **sizes, "files": len(files)}

@@ -1,0 +1,81 @@
+"""`kwsdk daemon` end to end: an exported library, a long wav stream of test
+clips, events as JSON lines equal to the pipeline reference's, torch blocked
+from import, and clear errors for a bad model folder or source."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+
+import numpy as np
+import pytest
+import soundfile as sf
+
+from kwsdk.config import DetectorConfig, RunConfig
+from kwsdk.pipeline import IntPipeline
+from kwsdk.qmodel.model import QuantModel
+from tests.helpers import LOW, SAMPLE, kwsdk
+
+# Runs the CLI with torch made unimportable (an import hook that refuses it;
+# a None in sys.modules would trip scipy's own torch probe): the daemon must
+# not need it.
+NO_TORCH = """
+import sys
+class BlockTorch:
+    def find_spec(self, name, path=None, target=None):
+        if name == "torch" or name.startswith("torch."):
+            raise ImportError("torch is blocked in this test")
+sys.meta_path.insert(0, BlockTorch())
+from kwsdk.cli import main
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+@pytest.fixture(scope="module")
+def exported(qrun, tmp_path_factory):
+    out = tmp_path_factory.mktemp("daemon") / "export"
+    kwsdk("export", "--run", qrun, "--out", out)
+    return out
+
+
+def _stream(tmp_path, words: bool) -> tuple:
+    rng = np.random.default_rng(3)
+    parts = []
+    folders = sorted(p for p in SAMPLE.iterdir() if p.is_dir() and (not p.name.startswith("_")) == words
+                     and p.name != "_background_noise_")
+    for f in folders:
+        for w in sorted(f.glob("*.wav"))[:3]:
+            parts += [sf.read(str(w), dtype="int16")[0], np.zeros(int(rng.integers(4000, 12000)), np.int16)]
+    pcm = np.concatenate(parts)
+    path = tmp_path / "stream.wav"
+    sf.write(str(path), pcm, 16000, subtype="PCM_16")
+    return path, pcm
+
+
+@pytest.mark.parametrize("words", [True, False], ids=["keywords", "silence-and-noise"])
+def test_events_equal_reference_without_torch(words, exported, qrun, tmp_path):
+    path, pcm = _stream(tmp_path, words)
+    p = subprocess.run([sys.executable, "-c", NO_TORCH, "daemon", "--model", str(exported), "--source",
+                        f"wav:{path}"], capture_output=True, text=True, timeout=300)
+    assert p.returncode == 0, p.stderr[-2000:]
+    events = [json.loads(line) for line in p.stdout.splitlines()]
+    cfg = RunConfig.load(qrun / "config.json")
+    q = QuantModel.load(qrun / "quant" / "model_q.npz")
+    ref = IntPipeline(cfg.features, cfg.vad, q, DetectorConfig(**LOW)).run(pcm)
+    assert [(e["index"], e["time"]) for e in events] == [(r.keyword, r.sample / 16000) for r in ref.events]
+    assert all(set(e) == {"keyword", "index", "score", "time"} for e in events)
+    if words:
+        assert len(events) > 3
+
+
+def test_stdin_source_and_errors(exported, tmp_path):
+    path, pcm = _stream(tmp_path, True)
+    p = subprocess.run([sys.executable, "-m", "kwsdk.cli", "daemon", "--model", str(exported), "--source", "stdin"],
+                       input=pcm.astype("<i2").tobytes(), capture_output=True, timeout=300)
+    by_wav = kwsdk("daemon", "--model", exported, "--source", f"wav:{path}")
+    assert p.returncode == 0 and p.stdout.decode() == by_wav.stdout
+    bad = kwsdk("daemon", "--model", tmp_path, "--source", "stdin", check=False)
+    assert bad.returncode == 2 and "kws_meta.json" in bad.stderr
+    bad = kwsdk("daemon", "--model", exported, "--source", "mic:nope", check=False)
+    assert bad.returncode == 2 and "unknown source" in bad.stderr
