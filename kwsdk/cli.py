@@ -228,7 +228,8 @@ def cmd_report(args) -> int:
 def cmd_daemon(args) -> int:
     from kwsdk.daemon import run
 
-    n = run(Path(args.model), args.source, args.realtime, _keyword_thresholds(args.keyword_threshold))
+    n = run(Path(args.model), args.source, args.realtime, _keyword_thresholds(args.keyword_threshold),
+            Path(args.config) if args.config else None)
     log(f"kwsdk daemon: {n} events")
     return 0
 
@@ -400,6 +401,9 @@ def build_parser() -> argparse.ArgumentParser:
                          "cmd:'arecord -f S16_LE -r 16000 -c 1 -t raw' (run without a shell)")
     dm.add_argument("--realtime", action="store_true", help="pace a wav source to the audio clock")
     dm.add_argument("--keyword-threshold", metavar="WORD=T,...", help="per-keyword thresholds, e.g. yes=0.9")
+    dm.add_argument("--config", help='JSON: {"thresholds": {...}, "commands": {"yes": ["/usr/bin/prog", "arg"]}, '
+                                     '"socket": "/run/kwsdk/kws.sock"}; re-read on SIGHUP (commands run without '
+                                     'a shell; the event is in KWS_KEYWORD, KWS_SCORE, KWS_TIME)')
     dm.set_defaults(func=cmd_daemon)
 
     d = sub.add_parser("demo", help="run the whole pipeline on the real sample shipped with kwsdk",

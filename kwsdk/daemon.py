@@ -10,18 +10,30 @@ Sources: "wav:PATH" (as fast as the CPU allows, or paced with --realtime;
 the daemon exits at its end), "stdin" (raw 16-bit little-endian mono PCM at
 the model's rate), "cmd:COMMAND" (a recorder's raw PCM on its stdout, e.g.
 'arecord -f S16_LE -r 16000 -c 1 -t raw'; run without a shell).
-SIGTERM and SIGINT stop cleanly.
+SIGTERM and SIGINT stop cleanly (the socket file is removed); SIGHUP
+re-reads the config file.
+
+Config (JSON, --config): {"thresholds": {"yes": 0.9}, "commands": {"yes":
+["/usr/bin/logger", "heard yes"]}, "socket": "/run/kwsdk/kws.sock"}.
+- A keyword's command is an argument list run without a shell, so neither
+  a keyword nor a config value can inject shell code; the event reaches it
+  in KWS_KEYWORD, KWS_SCORE and KWS_TIME.
+- The socket is a Unix stream socket created with owner/group-only
+  permissions (0660); every connected client receives the JSON lines.
 """
 
 from __future__ import annotations
 
 import ctypes
 import json
+import os
 import shlex
 import signal
+import socket as socket_mod
 import subprocess
 import sys
 import time
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Callable, Iterator
 
@@ -107,23 +119,116 @@ def open_source(spec: str, sample_rate: int, chunk: int = CHUNK) -> Iterator[np.
     raise ConfigError(f"unknown source {spec!r}: use wav:PATH, stdin or cmd:COMMAND")
 
 
+@dataclass
+class DaemonConfig:
+    thresholds: dict[str, float] = field(default_factory=dict)
+    commands: dict[str, list[str]] = field(default_factory=dict)
+    socket: str = ""
+
+    @classmethod
+    def load(cls, path: Path | None, categories: list[str]) -> "DaemonConfig":
+        if path is None:
+            return cls()
+        try:
+            d = json.loads(Path(path).read_text())
+        except (OSError, json.JSONDecodeError) as e:
+            raise ConfigError(f"{path}: cannot read the daemon config ({e})") from None
+        if not isinstance(d, dict) or set(d) - {"thresholds", "commands", "socket"}:
+            raise ConfigError(f"{path}: expected an object with thresholds, commands and/or socket")
+        cfg = cls(dict(d.get("thresholds", {})), dict(d.get("commands", {})), str(d.get("socket", "")))
+        for word in [*cfg.thresholds, *cfg.commands]:
+            if word not in categories or word.startswith("_"):
+                raise ConfigError(f"{path}: {word!r} is not a keyword of this model")
+        for word, argv in cfg.commands.items():
+            if not (isinstance(argv, list) and argv and all(isinstance(a, str) for a in argv)):
+                raise ConfigError(f"{path}: command for {word!r} must be a non-empty list of strings (no shell)")
+        return cfg
+
+
+class Subscribers:
+    """A Unix stream socket (mode 0660) whose clients each get every event line."""
+
+    def __init__(self, path: str):
+        self.path, self.clients = Path(path), []
+        self.path.unlink(missing_ok=True)
+        old = os.umask(0o117)
+        try:
+            self.server = socket_mod.socket(socket_mod.AF_UNIX, socket_mod.SOCK_STREAM)
+            self.server.bind(str(self.path))
+        finally:
+            os.umask(old)
+        self.server.listen()
+        self.server.setblocking(False)
+
+    def send(self, line: str) -> None:
+        while True:
+            try:
+                self.clients.append(self.server.accept()[0])
+            except BlockingIOError:
+                break
+        for c in list(self.clients):
+            try:
+                c.sendall(line.encode() + b"\n")
+            except OSError:  # the client went away
+                self.clients.remove(c)
+                c.close()
+
+    def close(self) -> None:
+        for c in self.clients:
+            c.close()
+        self.server.close()
+        self.path.unlink(missing_ok=True)
+
+
+def run_command(argv: list[str], event: dict) -> subprocess.Popen:
+    env = {**os.environ, "KWS_KEYWORD": event["keyword"], "KWS_SCORE": f"{event['score']:.4f}",
+           "KWS_TIME": f"{event['time']:.3f}"}
+    return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL)
+
+
 def run(export_dir: Path, source: str, realtime: bool = False, thresholds: dict[str, float] | None = None,
+        config: Path | None = None,
         emit: Callable[[dict], None] = lambda e: print(json.dumps(e), flush=True)) -> int:
     """Detect until the source ends or SIGTERM/SIGINT; returns the number of events."""
     kws = KwsLibrary(export_dir)
-    for word, thr in (thresholds or {}).items():
-        kws.set_threshold(word, thr)
-    stop = []
+    cfg = DaemonConfig.load(config, kws.categories)
+
+    def apply(c: DaemonConfig) -> None:
+        for word, thr in {**c.thresholds, **(thresholds or {})}.items():
+            kws.set_threshold(word, thr)
+
+    apply(cfg)
+    subs = Subscribers(cfg.socket) if cfg.socket else None
+    stop, reload, children = [], [], []
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.append(True))
+    signal.signal(signal.SIGHUP, lambda *_: reload.append(True))
     count, start, fed = 0, time.monotonic(), 0
-    for chunk in open_source(source, kws.sample_rate):
-        if stop:
-            break
-        for event in kws.process(chunk):
-            emit(event)
-            count += 1
-        fed += len(chunk)
-        if realtime:  # pace to the audio clock
-            time.sleep(max(0.0, fed / kws.sample_rate - (time.monotonic() - start)))
+    try:
+        for chunk in open_source(source, kws.sample_rate):
+            if stop:
+                break
+            if reload:
+                reload.clear()
+                try:
+                    cfg = DaemonConfig.load(config, kws.categories)
+                    apply(cfg)
+                except ConfigError as e:  # keep running on the old config
+                    print(f"kwsdk daemon: reload failed, config kept: {e}", file=sys.stderr, flush=True)
+            for event in kws.process(chunk):
+                emit(event)
+                if subs:
+                    subs.send(json.dumps(event))
+                if event["keyword"] in cfg.commands:
+                    children.append(run_command(cfg.commands[event["keyword"]], event))
+                count += 1
+            children = [c for c in children if c.poll() is None]  # reap finished commands
+            fed += len(chunk)
+            if realtime:  # pace to the audio clock
+                time.sleep(max(0.0, fed / kws.sample_rate - (time.monotonic() - start)))
+    finally:
+        if subs:
+            subs.close()
+        for c in children:
+            c.wait()
     return count

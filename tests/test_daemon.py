@@ -79,3 +79,57 @@ def test_stdin_source_and_errors(exported, tmp_path):
     assert bad.returncode == 2 and "kws_meta.json" in bad.stderr
     bad = kwsdk("daemon", "--model", exported, "--source", "mic:nope", check=False)
     assert bad.returncode == 2 and "unknown source" in bad.stderr
+
+
+def test_commands_without_shell_and_socket(exported, qrun, tmp_path):
+    import os
+    import socket
+    import stat
+    import time
+
+    _, pcm = _stream(tmp_path, True)
+    cats = (qrun / "categories.txt").read_text().split()
+    log, pwned = tmp_path / "heard.txt", tmp_path / "PWNED"
+    script = f"import os; open({str(log)!r}, 'a').write(os.environ['KWS_KEYWORD'] + ' ' + os.environ['KWS_TIME'] + '\\n')"
+    sock = tmp_path / "kws.sock"
+    cfg = {"commands": {w: [sys.executable, "-c", script, f"; touch {pwned}"] for w in cats if not w.startswith("_")},
+           "socket": str(sock)}
+    (tmp_path / "daemon.json").write_text(json.dumps(cfg))
+    p = subprocess.Popen([sys.executable, "-m", "kwsdk.cli", "daemon", "--model", str(exported), "--source", "stdin",
+                          "--config", str(tmp_path / "daemon.json")], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    for _ in range(200):
+        if sock.exists():
+            break
+        time.sleep(0.05)
+    assert stat.S_IMODE(os.stat(sock).st_mode) == 0o660
+    client = socket.socket(socket.AF_UNIX, socket.SOCK_STREAM)
+    client.connect(str(sock))
+    out, err = p.communicate(pcm.astype("<i2").tobytes(), timeout=300)
+    assert p.returncode == 0, err.decode()[-2000:]
+    received = b""
+    while chunk := client.recv(65536):
+        received += chunk
+    events = out.decode().splitlines()
+    assert len(events) > 3 and received.decode().splitlines() == events
+    heard = sorted(log.read_text().splitlines())
+    assert heard == sorted(f"{json.loads(e)['keyword']} {json.loads(e)['time']:.3f}" for e in events)
+    assert not pwned.exists() and not sock.exists()  # no shell ran; the socket is removed
+
+
+def test_bad_config_is_a_clear_error(exported, tmp_path):
+    (tmp_path / "c.json").write_text(json.dumps({"commands": {"yes": "rm -rf /"}}))
+    bad = kwsdk("daemon", "--model", exported, "--source", "stdin", "--config", tmp_path / "c.json", check=False)
+    assert bad.returncode == 2 and "list of strings" in bad.stderr
+    (tmp_path / "c.json").write_text(json.dumps({"thresholds": {"banana": 0.5}}))
+    bad = kwsdk("daemon", "--model", exported, "--source", "stdin", "--config", tmp_path / "c.json", check=False)
+    assert bad.returncode == 2 and "banana" in bad.stderr
+
+
+def test_service_files_are_shipped():
+    from importlib import resources
+
+    rpi = resources.files("kwsdk") / "targets" / "rpi"
+    unit = (rpi / "kwsdk-daemon.service").read_text()
+    assert "Restart=always" in unit and "User=kwsdk" in unit and "Group=audio" in unit
+    json.loads((rpi / "daemon.json").read_text())
