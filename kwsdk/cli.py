@@ -226,7 +226,15 @@ def cmd_report(args) -> int:
 
 
 def cmd_daemon(args) -> int:
-    from kwsdk.daemon import run
+    from kwsdk.config import ConfigError
+    from kwsdk.daemon import list_devices, run
+
+    if args.list_devices:
+        for d in list_devices():
+            print(f"{d['index']}: {d['name']} ({d['inputs']} input channels)")
+        return 0
+    if not (args.model and args.source):
+        raise ConfigError("kwsdk daemon needs --model and --source (or --list-devices)")
 
     n = run(Path(args.model), args.source, args.realtime, _keyword_thresholds(args.keyword_threshold),
             Path(args.config) if args.config else None)
@@ -395,10 +403,12 @@ def build_parser() -> argparse.ArgumentParser:
                                     "detect keywords continuously on an audio source. Each event is one JSON "
                                     "line on stdout with keyword, index, score and time (seconds of audio since "
                                     "the start). SIGTERM/SIGINT stop cleanly.")
-    dm.add_argument("--model", required=True, help="export folder made by kwsdk export (host or rpi)")
-    dm.add_argument("--source", required=True,
-                    help="wav:PATH (exits at its end), stdin (raw s16le mono PCM at the model's rate), or "
-                         "cmd:'arecord -f S16_LE -r 16000 -c 1 -t raw' (run without a shell)")
+    dm.add_argument("--model", help="export folder made by kwsdk export (host or rpi)")
+    dm.add_argument("--source",
+                    help="wav:PATH (exits at its end), stdin (raw s16le mono PCM at the model's rate), "
+                         "cmd:'arecord -f S16_LE -r 16000 -c 1 -t raw' (run without a shell), or mic / "
+                         "mic:NAME (PyAudio; reconnects with backoff if the device disappears)")
+    dm.add_argument("--list-devices", action="store_true", help="list the audio input devices and exit")
     dm.add_argument("--realtime", action="store_true", help="pace a wav source to the audio clock")
     dm.add_argument("--keyword-threshold", metavar="WORD=T,...", help="per-keyword thresholds, e.g. yes=0.9")
     dm.add_argument("--config", help='JSON: {"thresholds": {...}, "commands": {"yes": ["/usr/bin/prog", "arg"]}, '

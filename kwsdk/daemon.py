@@ -9,7 +9,11 @@ time in seconds of audio since the stream started.
 Sources: "wav:PATH" (as fast as the CPU allows, or paced with --realtime;
 the daemon exits at its end), "stdin" (raw 16-bit little-endian mono PCM at
 the model's rate), "cmd:COMMAND" (a recorder's raw PCM on its stdout, e.g.
-'arecord -f S16_LE -r 16000 -c 1 -t raw'; run without a shell).
+'arecord -f S16_LE -r 16000 -c 1 -t raw'; run without a shell), "mic" or
+"mic:NAME" (PyAudio, by index or part of the name; a device that
+disappears is reopened with backoff, an overrun resets the pipeline, both
+counted and logged). `run` also accepts any iterable of int16 chunks, the
+injectable source the tests use.
 SIGTERM and SIGINT stop cleanly (the socket file is removed); SIGHUP
 re-reads the config file.
 
@@ -25,6 +29,7 @@ Config (JSON, --config): {"thresholds": {"yes": 0.9}, "commands": {"yes":
 from __future__ import annotations
 
 import ctypes
+import itertools
 import json
 import os
 import shlex
@@ -35,7 +40,7 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterator
+from typing import Callable, Iterable, Iterator
 
 import numpy as np
 
@@ -78,16 +83,22 @@ class KwsLibrary:
         self.sample_rate = int(self.meta["sample_rate"])
         lib.kws_init(self.state)
 
+    def reset(self) -> None:
+        """Forget the stream (after a gap); thresholds set at run time stay."""
+        self.lib.kws_reset(self.state)
+
     def set_threshold(self, keyword: str, threshold: float) -> None:
         if keyword not in self.categories or keyword.startswith("_"):
             raise ConfigError(f"no keyword {keyword!r} in this model ({', '.join(self.categories)})")
         self.lib.kws_set_threshold(self.state, self.categories.index(keyword), int(round(threshold * 32768)))
 
-    def process(self, pcm: np.ndarray) -> list[dict]:
+    def process(self, pcm: np.ndarray, offset: int = 0) -> list[dict]:
+        """Events of a chunk; `offset` samples (fed before the last reset) keep
+        the times on the stream's clock."""
         pcm = np.ascontiguousarray(pcm, np.int16)
         n = self.lib.kws_process(self.state, pcm.ctypes.data, len(pcm), self.events, MAX_EVENTS)
         return [{"keyword": self.categories[e.keyword], "index": int(e.keyword), "score": e.score_q15 / 32768,
-                 "time": e.sample / self.sample_rate} for e in self.events[:n]]
+                 "time": (e.sample + offset) / self.sample_rate} for e in self.events[:n]]
 
 
 def _pcm_bytes(stream, chunk: int) -> Iterator[np.ndarray]:
@@ -116,7 +127,107 @@ def open_source(spec: str, sample_rate: int, chunk: int = CHUNK) -> Iterator[np.
             raise ConfigError("--source cmd: needs a command, e.g. cmd:'arecord -f S16_LE -r 16000 -c 1 -t raw'")
         proc = subprocess.Popen(argv, stdout=subprocess.PIPE)
         return _pcm_bytes(proc.stdout, chunk)
-    raise ConfigError(f"unknown source {spec!r}: use wav:PATH, stdin or cmd:COMMAND")
+    if kind == "mic":
+        return Reconnecting(lambda: mic_chunks(arg or None, sample_rate, chunk))
+    raise ConfigError(f"unknown source {spec!r}: use wav:PATH, stdin, cmd:COMMAND, mic or mic:NAME")
+
+
+class Overrun(Exception):
+    """The input dropped samples: the stream has a gap."""
+
+
+GAP = None  # what a reconnecting source yields where audio was lost
+
+
+class Reconnecting:
+    """A live source that can disappear (a microphone unplugged) or overrun.
+    It reopens with exponential backoff (0.5 s doubling to 8 s), counting
+    reconnects and overruns, and yields GAP wherever audio was lost so the
+    pipeline can restart from a clean state. It ends only when `stop()`."""
+
+    def __init__(self, opener: Callable[[], Iterator[np.ndarray]], sleep: Callable[[float], None] = time.sleep,
+                 log: Callable[[str], None] = lambda m: print(m, file=sys.stderr, flush=True),
+                 max_backoff: float = 8.0):
+        self.opener, self.sleep, self.log, self.max_backoff = opener, sleep, log, max_backoff
+        self.reconnects = self.overruns = 0
+        self.stop: Callable[[], bool] = lambda: False
+
+    def __iter__(self) -> Iterator[np.ndarray | None]:
+        backoff, lost, opened = 0.5, False, False
+        while not self.stop():
+            try:
+                try:
+                    stream = self.opener()
+                    first = next(stream, None)
+                except OSError as e:
+                    if not opened:  # never worked: a wrong device, not a lost one
+                        raise ConfigError(f"cannot open the input: {e}") from None
+                    raise
+                opened = True
+                for chunk in itertools.chain([] if first is None else [first], stream):
+                    if lost:
+                        self.log(f"kwsdk daemon: input back (reconnect {self.reconnects})")
+                        lost, backoff = False, 0.5
+                    yield chunk
+                    if self.stop():
+                        return
+                raise OSError("the input stream ended")
+            except Overrun:
+                self.overruns += 1
+                self.log(f"kwsdk daemon: input overrun {self.overruns}: samples dropped, state reset")
+                yield GAP
+            except OSError as e:
+                if not lost:
+                    self.reconnects += 1
+                    self.log(f"kwsdk daemon: input lost ({e}); reconnecting")
+                    lost = True
+                    yield GAP
+                self.sleep(backoff)
+                backoff = min(2 * backoff, self.max_backoff)
+
+
+def _pyaudio():
+    try:
+        import pyaudio
+    except ImportError:
+        raise ConfigError("the microphone source needs PyAudio: pip install pyaudio (needs portaudio19-dev)") from None
+    return pyaudio
+
+
+def list_devices() -> list[dict]:
+    pa = _pyaudio().PyAudio()
+    try:
+        return [{"index": i, "name": d["name"], "inputs": int(d["maxInputChannels"])}
+                for i in range(pa.get_device_count()) if (d := pa.get_device_info_by_index(i))["maxInputChannels"]]
+    finally:
+        pa.terminate()
+
+
+def mic_chunks(device: str | None, sample_rate: int, chunk: int) -> Iterator[np.ndarray]:
+    """int16 mono chunks from a PyAudio input device (by index or name part);
+    raises Overrun when the device dropped samples, OSError when it is gone."""
+    pyaudio = _pyaudio()
+    pa = pyaudio.PyAudio()
+    try:
+        index = None
+        if device is not None:
+            devs = list_devices()
+            match = [d for d in devs if str(d["index"]) == device or device.lower() in d["name"].lower()]
+            if not match:
+                raise OSError(f"no input device {device!r} (see --list-devices)")
+            index = match[0]["index"]
+        stream = pa.open(format=pyaudio.paInt16, channels=1, rate=sample_rate, input=True,
+                         input_device_index=index, frames_per_buffer=chunk)
+        while True:
+            try:
+                data = stream.read(chunk, exception_on_overflow=True)
+            except OSError as e:
+                if getattr(e, "errno", None) == pyaudio.paInputOverflowed:
+                    raise Overrun() from None
+                raise
+            yield np.frombuffer(data, "<i2")
+    finally:
+        pa.terminate()
 
 
 @dataclass
@@ -186,7 +297,8 @@ def run_command(argv: list[str], event: dict) -> subprocess.Popen:
     return subprocess.Popen(argv, env=env, stdin=subprocess.DEVNULL)
 
 
-def run(export_dir: Path, source: str, realtime: bool = False, thresholds: dict[str, float] | None = None,
+def run(export_dir: Path, source: "str | Iterable", realtime: bool = False,
+        thresholds: dict[str, float] | None = None,
         config: Path | None = None,
         emit: Callable[[dict], None] = lambda e: print(json.dumps(e), flush=True)) -> int:
     """Detect until the source ends or SIGTERM/SIGINT; returns the number of events."""
@@ -205,9 +317,18 @@ def run(export_dir: Path, source: str, realtime: bool = False, thresholds: dict[
     signal.signal(signal.SIGHUP, lambda *_: reload.append(True))
     count, start, fed = 0, time.monotonic(), 0
     try:
-        for chunk in open_source(source, kws.sample_rate):
+        chunks = open_source(source, kws.sample_rate) if isinstance(source, str) else source
+        if isinstance(chunks, Reconnecting):
+            also = chunks.stop
+            chunks.stop = lambda: bool(stop) or also()
+        offset = 0  # samples fed before the last reset: times stay on the stream's clock
+        for chunk in chunks:
             if stop:
                 break
+            if chunk is GAP:  # audio was lost: start the pipeline afresh
+                kws.reset()
+                offset = fed
+                continue
             if reload:
                 reload.clear()
                 try:
@@ -215,7 +336,7 @@ def run(export_dir: Path, source: str, realtime: bool = False, thresholds: dict[
                     apply(cfg)
                 except ConfigError as e:  # keep running on the old config
                     print(f"kwsdk daemon: reload failed, config kept: {e}", file=sys.stderr, flush=True)
-            for event in kws.process(chunk):
+            for event in kws.process(chunk, offset):
                 emit(event)
                 if subs:
                     subs.send(json.dumps(event))

@@ -77,8 +77,13 @@ def test_stdin_source_and_errors(exported, tmp_path):
     assert p.returncode == 0 and p.stdout.decode() == by_wav.stdout
     bad = kwsdk("daemon", "--model", tmp_path, "--source", "stdin", check=False)
     assert bad.returncode == 2 and "kws_meta.json" in bad.stderr
-    bad = kwsdk("daemon", "--model", exported, "--source", "mic:nope", check=False)
+    bad = kwsdk("daemon", "--model", exported, "--source", "nosuch:x", check=False)
     assert bad.returncode == 2 and "unknown source" in bad.stderr
+    # No audio device exists here: a named microphone that was never there is
+    # a clear error at start, not an endless reconnect.
+    bad = kwsdk("daemon", "--model", exported, "--source", "mic:nope", check=False)
+    assert bad.returncode == 2 and "no input device 'nope'" in bad.stderr
+    assert kwsdk("daemon", "--list-devices").returncode == 0
 
 
 def test_commands_without_shell_and_socket(exported, qrun, tmp_path):
@@ -133,3 +138,47 @@ def test_service_files_are_shipped():
     unit = (rpi / "kwsdk-daemon.service").read_text()
     assert "Restart=always" in unit and "User=kwsdk" in unit and "Group=audio" in unit
     json.loads((rpi / "daemon.json").read_text())
+
+
+def test_microphone_loss_and_overrun_with_an_injected_source(exported, qrun, tmp_path):
+    """A live source that drops out, fails to reopen once, then overruns: the
+    daemon reconnects (counted), resets the pipeline at each gap and keeps
+    event times on the stream's clock."""
+    from kwsdk.daemon import Overrun, Reconnecting, run
+
+    _, pcm = _stream(tmp_path, True)
+    segments = np.array_split(pcm, 3)
+    # (audio or None for a failed open, how the opened stream ends)
+    script = [(segments[0], OSError("unplugged")), (None, OSError("no device")), (segments[1], Overrun()),
+              (segments[2], None)]
+    calls, done = [], [False]
+
+    def opener():
+        audio, end = script[len(calls)]
+        calls.append(audio is not None)
+        if audio is None:
+            raise end
+
+        def chunks():
+            parts = [audio[i : i + 1600] for i in range(0, len(audio), 1600)]
+            for i, part in enumerate(parts):
+                done[0] = end is None and i == len(parts) - 1  # the last chunk of the script
+                yield part
+            if end is not None:
+                raise end
+        return chunks()
+
+    src = Reconnecting(opener, sleep=lambda s: None, log=lambda m: None)
+    src.stop = lambda: done[0]
+    events = []
+    run(exported, src, emit=events.append)
+    assert src.reconnects == 1 and src.overruns == 1 and calls == [True, False, True, True]
+    cfg = RunConfig.load(qrun / "config.json")
+    q = QuantModel.load(qrun / "quant" / "model_q.npz")
+    pipe = IntPipeline(cfg.features, cfg.vad, q, DetectorConfig(**LOW))
+    want, offset = [], 0
+    for seg in segments:
+        pipe.reset()
+        want += [(r.keyword, (offset + r.sample) / 16000) for r in pipe.run(seg).events]
+        offset += len(seg)
+    assert [(e["index"], e["time"]) for e in events] == want and len(want) > 3
