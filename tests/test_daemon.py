@@ -182,3 +182,28 @@ def test_microphone_loss_and_overrun_with_an_injected_source(exported, qrun, tmp
         want += [(r.keyword, (offset + r.sample) / 16000) for r in pipe.run(seg).events]
         offset += len(seg)
     assert [(e["index"], e["time"]) for e in events] == want and len(want) > 3
+
+
+def test_memory_stays_flat_over_a_long_run(exported):
+    """30 minutes of audio through the daemon loop: resident memory after a
+    warm-up minute does not grow (no per-frame or per-event accumulation)."""
+    import resource
+
+    from kwsdk.daemon import run
+
+    rng = np.random.default_rng(0)
+    noise = (rng.normal(0, 2000, 16000 * 10)).astype(np.int16)
+    rss = []
+
+    def rss_kb() -> int:
+        with open("/proc/self/statm") as f:
+            return int(f.read().split()[1]) * resource.getpagesize() // 1024
+
+    def source():
+        for minute in range(30):
+            for i in range(0, 16000 * 60, 1600):
+                yield noise[i % len(noise) : i % len(noise) + 1600]
+            rss.append(rss_kb())
+
+    run(exported, source(), emit=lambda e: None)
+    assert len(rss) == 30 and rss[-1] - rss[1] < 2048, rss
