@@ -8,7 +8,7 @@ from kwsdk.cli import build_parser
 
 
 @pytest.mark.parametrize("command", ["train", "eval", "synth", "demo", "frontend-check", "quantize", "export",
-                                     "verify"])
+                                     "verify", "report", "daemon"])
 def test_every_command_explains_itself(command):
     p = subprocess.run([sys.executable, "-m", "kwsdk.cli", command, "--help"], capture_output=True, text=True)
     assert p.returncode == 0
