@@ -26,7 +26,8 @@ def log(msg: str) -> None:
 
 def train_run(args) -> Path:
     from kwsdk.config import RunConfig
-    from kwsdk.train import default_cache_dir, train
+    from kwsdk.fileio import default_cache_dir
+    from kwsdk.train import train
 
     cfg = RunConfig.load(args.config) if args.config else RunConfig()
     train(args.data, args.out, cfg, default_cache_dir(), progress=not args.quiet, log=log)

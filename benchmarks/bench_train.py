@@ -25,7 +25,8 @@ from _common import default_data, print_table
 from kwsdk.config import ConfigError, RunConfig
 from kwsdk.data import DataError
 from kwsdk.frontend import make_frontend
-from kwsdk.train import build_model, default_cache_dir, make_optimizer, prepare_data
+from kwsdk.fileio import default_cache_dir
+from kwsdk.train import build_model, make_optimizer, prepare_data
 
 WARMUP = 2
 

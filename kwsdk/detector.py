@@ -184,6 +184,11 @@ def detect(posteriors: np.ndarray, categories: list[str], cfg: DetectorConfig,
     return Detector(categories, cfg, frames_per_second).process(posteriors)
 
 
+def clip_decisions(posteriors: np.ndarray, categories: list[str], smooth_frames: int) -> np.ndarray:
+    """clip_decision for every clip of (N, T, C) posteriors: (N,) int64."""
+    return np.array([clip_decision(p, categories, smooth_frames) for p in posteriors], np.int64)
+
+
 def clip_decision(posteriors: np.ndarray, categories: list[str], smooth_frames: int) -> int:
     """Category index for one utterance clip, from its (T, C) posteriors."""
     s = smooth(posteriors, smooth_frames).max(axis=0)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import ctypes
 import dataclasses
 import json
+import shutil
 import tempfile
 from dataclasses import asdict
 from pathlib import Path
@@ -18,7 +19,7 @@ from kwsdk import mcu, rpi
 from kwsdk.codegen.library import build_files, generate_library
 from kwsdk.config import ConfigError, DetectorConfig, RunConfig
 from kwsdk.detector import detector_config
-from kwsdk.fileio import atomic_write_text
+from kwsdk.fileio import atomic_write, atomic_write_text
 from kwsdk.hostbuild import build_shared, load, nm_sizes, write_sources
 from kwsdk.pipeline import PipelineOptions
 from kwsdk.qmodel.model import QuantModel
@@ -72,15 +73,19 @@ def _check_out(out: Path) -> None:
 
 
 def footprint(files: dict[str, str]) -> dict:
-    """Sizes on the host build: weights, other constant tables, code, and
-    sizeof(kws_t) (state and scratch; on a 32-bit MCU pointer-free structs
-    keep the same size)."""
+    """Sizes of the library built for the host (see library_footprint)."""
     with tempfile.TemporaryDirectory() as tmp:
-        lib = build_shared(write_sources(files, Path(tmp) / "src"), Path(tmp) / "libkws.so")
-        binding = load(lib)
-        binding.kws_state_size.restype = ctypes.c_size_t
-        state = int(binding.kws_state_size())
-        syms = {k: v for k, v in nm_sizes(lib).items() if k.startswith("kws_")}
+        return library_footprint(build_shared(write_sources(files, Path(tmp) / "src"), Path(tmp) / "libkws.so"))
+
+
+def library_footprint(lib: Path) -> dict:
+    """Sizes of a host-built libkws.so: weights, other constant tables, code,
+    and sizeof(kws_t) (state and scratch; on a 32-bit MCU pointer-free
+    structs keep the same size)."""
+    binding = load(lib)
+    binding.kws_state_size.restype = ctypes.c_size_t
+    state = int(binding.kws_state_size())
+    syms = {k: v for k, v in nm_sizes(lib).items() if k.startswith("kws_")}
     weights = sum(n for k, (t, n) in syms.items() if t in "rR" and k.endswith(("_w", "_mult", "_shift", "_bias")))
     rodata = sum(n for t, n in syms.values() if t in "rR")
     code = sum(n for t, n in syms.values() if t in "tT")
@@ -107,18 +112,22 @@ def export(run_dir: Path, out: Path, target: str = "host", options: PipelineOpti
     core = mcu.get_cpu(cpu) if cpu else None
     pi = rpi.get_arch(arch) if arch else None
     files.update(build_files(list(files), core, pi, native))
-    sizes = footprint(files)
-    if core:
-        with tempfile.TemporaryDirectory() as tmp:
-            src = write_sources(files, Path(tmp) / "src")
+    with tempfile.TemporaryDirectory() as tmp:
+        src = write_sources(files, Path(tmp) / "src")
+        host_lib = build_shared(src, Path(tmp) / "libkws.so")
+        sizes = library_footprint(host_lib)
+        if core:
             sizes["mcu"] = [mcu.footprint(src, cpu, Path(tmp), opt) for opt in ("-Os", "-O2")]
-        meta["cpu"] = cpu
-    if pi:
-        meta["arch"] = arch
-    meta.update(target=target, sizes=sizes, files=sorted(files))
-    write_sources(files, out)
-    if pi or target == "host":  # the shared library the daemon loads (cross-compiled for a Pi)
-        build_shared([out / n for n in files if n.endswith(".c")], out / "libkws.so", cc=pi.cc if pi else None,
-                     arch_flags=pi.flags if pi else ())
+            meta["cpu"] = cpu
+        if pi:
+            meta["arch"] = arch
+        meta.update(target=target, sizes=sizes, files=sorted(files))
+        write_sources(files, out)
+        # The shared library the daemon loads: the one just measured, or cross-compiled for a Pi.
+        if target == "host":
+            atomic_write(out / "libkws.so", lambda tmp_lib: shutil.copy2(host_lib, tmp_lib))  # keeps its mode
+        elif pi:
+            build_shared([out / n for n in files if n.endswith(".c")], out / "libkws.so", cc=pi.cc,
+                         arch_flags=pi.flags)
     atomic_write_text(out / META, json.dumps(meta, indent=2) + "\n")
     return {"out": str(out), "target": target, **sizes, "files": len(files)}

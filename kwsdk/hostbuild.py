@@ -70,6 +70,18 @@ def build_executable(sources: Iterable[Path], out: Path, sanitize: bool = False,
     return out
 
 
+def run_passing(cmd: list[str], name: str, timeout: float) -> subprocess.CompletedProcess:
+    """Run a test program (natively or under an emulator): it must exit 0
+    and print a PASS line, so a crash or fault is never taken for success."""
+    try:
+        proc = subprocess.run(cmd, capture_output=True, text=True, timeout=timeout)
+    except subprocess.TimeoutExpired:
+        raise RuntimeError(f"{name}: timed out after {timeout:.0f} s") from None
+    if proc.returncode != 0 or "PASS" not in proc.stdout:
+        raise RuntimeError(f"{name} failed (exit {proc.returncode}): {(proc.stdout + proc.stderr)[-2000:]}")
+    return proc
+
+
 def load(lib: Path) -> ctypes.CDLL:
     return ctypes.CDLL(str(Path(lib).resolve()))
 

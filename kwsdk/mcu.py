@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterable
 
 from kwsdk.config import ConfigError
-from kwsdk.hostbuild import STRICT_CFLAGS, BuildError
+from kwsdk.hostbuild import STRICT_CFLAGS, BuildError, nm_sizes
 
 CC = "arm-none-eabi-gcc"
 
@@ -62,26 +62,35 @@ def _run(cmd: list[str]) -> None:
         raise BuildError(f"{' '.join(cmd)}\n{proc.stdout}{proc.stderr}")
 
 
+def _objects(sources: list[Path], prefix: Path, cpu: str, opt: str, defines: Iterable[str] = (),
+             include_from: Iterable[Path] = ()) -> list[str]:
+    """Compile the C sources for the core with the library's strict warnings,
+    headers from the sources' folders (and those of `include_from`); object
+    files are named `prefix`.<stem>.o."""
+    if shutil.which(CC) is None:
+        raise BuildError(f"{CC} not found (install gcc-arm-none-eabi and libnewlib-arm-none-eabi)")
+    c = get_cpu(cpu)
+    incs = sorted({f"-I{Path(s).parent}" for s in [*sources, *include_from]})
+    defs = [f"-D{d}" for d in defines]
+    objs = []
+    for src in [s for s in sources if str(s).endswith(".c")]:
+        obj = prefix.parent / f"{prefix.name}.{Path(src).stem}.o"
+        _run([CC, *c.flags, *STRICT_CFLAGS, opt, *defs, "-ffunction-sections", "-fdata-sections", *incs,
+              "-c", str(src), "-o", str(obj)])
+        objs.append(str(obj))
+    return objs
+
+
 def build_firmware(sources: Iterable[Path], out: Path, cpu: str, opt: str = "-O2", bare: bool = False,
                    defines: Iterable[str] = ()) -> Path:
     """Link the library, a driver and the startup code into an ELF: with
     semihosting stdio for QEMU, or `bare` (no stdio, KWS_BARE) for counting
     instructions in an emulator without semihosting file access."""
-    if shutil.which(CC) is None:
-        raise BuildError(f"{CC} not found (install gcc-arm-none-eabi and libnewlib-arm-none-eabi)")
-    c = get_cpu(cpu)
-    sources = list(sources)
-    incs = sorted({f"-I{Path(s).parent}" for s in sources})
-    objs = []
-    defs = [f"-D{d}" for d in [*defines, *(["KWS_BARE"] if bare else [])]]
-    for src in [s for s in sources if str(s).endswith(".c")] + [support_dir() / "startup.c"]:
-        obj = out.parent / f"{out.name}.{Path(src).stem}.o"
-        _run([CC, *c.flags, *STRICT_CFLAGS, opt, *defs, "-ffunction-sections", "-fdata-sections", *incs,
-              "-c", str(src), "-o", str(obj)])
-        objs.append(str(obj))
+    objs = _objects([*sources, support_dir() / "startup.c"], out, cpu, opt,
+                    [*defines, *(["KWS_BARE"] if bare else [])])
     specs = ["--specs=nano.specs"] + ([] if bare else ["--specs=rdimon.specs"])
-    _run([CC, *c.flags, "-nostartfiles", *specs, "-Wl,--gc-sections", "-T", str(support_dir() / "mps2.ld"),
-          *objs, "-o", str(out)])
+    _run([CC, *get_cpu(cpu).flags, "-nostartfiles", *specs, "-Wl,--gc-sections", "-T",
+          str(support_dir() / "mps2.ld"), *objs, "-o", str(out)])
     return out
 
 
@@ -102,22 +111,13 @@ def footprint(sources: Iterable[Path], cpu: str, work: Path, opt: str = "-Os") -
     """Flash and RAM of the library alone (pass only its sources) for a core: `size` of its objects
     (flash = text, which holds code and const tables, + data; static RAM =
     data + bss) and sizeof(kws_t) as the target's compiler lays it out."""
-    c = get_cpu(cpu)
     sources = list(sources)
-    incs = sorted({f"-I{Path(s).parent}" for s in sources})
-    objs = []
-    for src in [s for s in sources if str(s).endswith(".c")]:
-        obj = work / f"{Path(src).stem}{opt}.o"
-        _run([CC, *c.flags, *STRICT_CFLAGS, opt, "-ffunction-sections", "-fdata-sections", *incs, "-c", str(src),
-              "-o", str(obj)])
-        objs.append(str(obj))
+    objs = _objects(sources, work / f"lib{opt}", cpu, opt)
     probe = work / "sizeof_probe.c"
     probe.write_text('#include "kws.h"\nchar kws_sizeof_probe[sizeof(kws_t)];\n')
-    _run([CC, *c.flags, "-c", *incs, str(probe), "-o", str(work / "sizeof_probe.o")])
+    probe_obj = _objects([probe], work / "probe", cpu, opt, include_from=sources)[0]
     out = subprocess.run(["arm-none-eabi-size", "-B", "-t", *objs], capture_output=True, text=True, check=True)
     text, data, bss = map(int, out.stdout.strip().splitlines()[-1].split()[:3])
-    nm = subprocess.run(["arm-none-eabi-nm", "-S", str(work / "sizeof_probe.o")], capture_output=True, text=True,
-                        check=True).stdout.split()
-    state = int(nm[nm.index("kws_sizeof_probe") - 2], 16)
+    state = nm_sizes(Path(probe_obj), "arm-none-eabi-nm")["kws_sizeof_probe"][1]
     return {"cpu": cpu, "opt": opt, "flash_bytes": text + data, "static_ram_bytes": data + bss,
             "state_bytes": state}

@@ -24,10 +24,10 @@ import numpy as np
 import torch
 
 from kwsdk.config import ConfigError
-from kwsdk.detector import clip_decision
+from kwsdk.detector import clip_decisions
 from kwsdk.fileio import atomic_write_text
 from kwsdk.fixedpoint import quantize_multipliers, to_fixed
-from kwsdk.frontend.integer import IntegerFrontend
+from kwsdk.frontend.integer import IntegerFrontend, clip_pcm16
 from kwsdk.metrics import clip_metrics
 from kwsdk.models import KWSModel
 from kwsdk.qmodel.act import PRE_FRAC_BITS
@@ -105,7 +105,7 @@ def quantize_run(run_dir: Path, data_dir: Path, weight_bits: int = 8, cache_dir:
                  progress: bool = True, log=print) -> dict:
     """Quantize RUN's model, write RUN/quant/, report float vs integer accuracy on the test split."""
     from kwsdk.evaluate import load_run_and_split
-    from kwsdk.train import CLIP_SECONDS, clip_features, posteriors, prepare_data
+    from kwsdk.train import clip_features, clip_length, posteriors, prepare_data
 
     run_dir = Path(run_dir)
     cfg, cats, model, ds, clips = load_run_and_split(run_dir, data_dir, "test", cache_dir, progress)
@@ -123,12 +123,10 @@ def quantize_run(run_dir: Path, data_dir: Path, weight_bits: int = 8, cache_dir:
 
     true = np.array([cats.index(c.label) for c in clips])
     p_float = posteriors(model, clip_features(clips, cfg, cache_dir))  # PyTorch on the run's own features
-    length = int(CLIP_SECONDS * cfg.features.sample_rate)
-    feats_int = np.stack([ife.analyze(_pcm(c.audio, length)).features for c in clips])
+    feats_int = np.stack([ife.analyze(clip_pcm16(c.audio, clip_length(cfg))).features for c in clips])
     p_int = int_posteriors(q, feats_int)
-    k = cfg.detector.smooth_frames
-    pred_float = np.array([clip_decision(p, cats, k) for p in p_float])
-    pred_int = np.array([clip_decision(p, cats, k) for p in p_int])
+    pred_float = clip_decisions(p_float, cats, cfg.detector.smooth_frames)
+    pred_int = clip_decisions(p_int, cats, cfg.detector.smooth_frames)
     m_float, m_int = clip_metrics(true, pred_float, cats), clip_metrics(true, pred_int, cats)
     report = {
         "run": str(run_dir), "weight_bits": weight_bits, "n": len(clips),
@@ -144,9 +142,3 @@ def quantize_run(run_dir: Path, data_dir: Path, weight_bits: int = 8, cache_dir:
     return report
 
 
-def _pcm(audio: np.ndarray, length: int) -> np.ndarray:
-    from kwsdk.frontend.integer import to_pcm16
-
-    x = np.zeros(length, np.float32)
-    x[: min(length, len(audio))] = audio[:length]
-    return to_pcm16(x)

@@ -29,7 +29,7 @@ from kwsdk.audio import read_wav
 from kwsdk.codegen import c_array, render
 from kwsdk.config import ConfigError
 from kwsdk.export import library_sources, load_quantized
-from kwsdk.frontend.integer import to_pcm16
+from kwsdk.frontend.integer import clip_pcm16
 from kwsdk.hostbuild import write_sources
 from kwsdk.pipeline import PipelineOptions
 
@@ -50,10 +50,9 @@ def bench_pcm(sample_rate: int) -> tuple[np.ndarray, str]:
     parts, names = [], []
     for w in BENCH_WORDS:
         f = sorted((root / w).glob("*.wav"))[0]
-        a = read_wav(f, sample_rate)[:sample_rate]
-        parts.append(np.pad(a, (0, sample_rate - len(a))))
+        parts.append(clip_pcm16(read_wav(f, sample_rate), sample_rate))
         names.append(f"{w}/{f.name}")
-    return to_pcm16(np.concatenate(parts)), ", ".join(names)
+    return np.concatenate(parts), ", ".join(names)
 
 
 def _thumb_count(code: bytes) -> int:
@@ -152,8 +151,7 @@ def report(run_dir: Path, cpu: str, opt: str = "-O2", clock_hz: float = 64e6,
         firmware = src + write_sources(bench, Path(tmp) / "src")
         elf = mcu.build_firmware(firmware, Path(tmp) / "kws_bench.elf", cpu, opt, bare=True, defines=["KWS_BENCH"])
         run = count_instructions(elf, cpu)
-    gates = 3 if q.cell == "gru" else 4
-    macs = sum(gates * q.hidden * (l.ih.w.shape[1] + q.hidden) for l in q.layers) + q.hidden * q.n_classes
+    macs = q.macs_per_frame()
     per_s = {k: v / seconds for k, v in run["instructions"].items()}
     total = sum(per_s.values())
     flash = next(s for s in sizes if s["opt"] == opt) if opt in ("-Os", "-O2") else sizes[0]

@@ -32,8 +32,8 @@ from tqdm import tqdm
 
 from kwsdk.config import ConfigError, RunConfig
 from kwsdk.data import Dataset, load_dataset
-from kwsdk.detector import clip_decision
-from kwsdk.fileio import atomic_write_bytes, atomic_write_text, default_cache_dir  # noqa: F401 (re-export)
+from kwsdk.detector import clip_decisions
+from kwsdk.fileio import atomic_write_bytes, atomic_write_text
 from kwsdk.frontend import make_frontend
 from kwsdk.frontend.features import Frontend, cached_features
 from kwsdk.metrics import clip_metrics
@@ -62,9 +62,13 @@ def prepare_data(data_dir: Path, cfg: RunConfig, cache_dir: Path | None, progres
     return Prepared(ds, cats, builder)
 
 
+def clip_length(cfg: RunConfig) -> int:
+    """Samples per evaluated clip (clips are cut or zero-padded to it)."""
+    return int(CLIP_SECONDS * cfg.features.sample_rate)
+
+
 def clip_features(clips, cfg: RunConfig, cache_dir: Path | None) -> np.ndarray:
-    length = int(CLIP_SECONDS * cfg.features.sample_rate)
-    return cached_features([c.audio for c in clips], make_frontend(cfg.features), cache_dir, length)
+    return cached_features([c.audio for c in clips], make_frontend(cfg.features), cache_dir, clip_length(cfg))
 
 
 @torch.no_grad()
@@ -78,7 +82,7 @@ def posteriors(model: KWSModel, feats: np.ndarray, batch: int = 256) -> np.ndarr
 
 def evaluate_clips(model: KWSModel, clips, feats: np.ndarray, cfg: RunConfig, categories) -> dict:
     post = posteriors(model, feats)
-    pred = np.array([clip_decision(p, categories, cfg.detector.smooth_frames) for p in post], np.int64)
+    pred = clip_decisions(post, categories, cfg.detector.smooth_frames)
     true = np.array([categories.index(c.label) for c in clips], np.int64)
     return clip_metrics(true, pred, categories)
 

@@ -21,7 +21,6 @@ Pi's 64- and 32-bit OS, run under user-mode QEMU.
 
 from __future__ import annotations
 
-import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,10 +30,10 @@ import numpy as np
 from kwsdk.codegen.library import driver_source
 from kwsdk import rpi
 from kwsdk.config import ConfigError, DetectorConfig
-from kwsdk.detector import CLIP_FLOOR, clip_decision
+from kwsdk.detector import CLIP_FLOOR, clip_decisions
 from kwsdk.export import device_detector, library_sources, load_quantized
-from kwsdk.frontend.integer import to_pcm16
-from kwsdk.hostbuild import build_executable, write_sources
+from kwsdk.frontend.integer import clip_pcm16, to_pcm16
+from kwsdk.hostbuild import build_executable, run_passing, write_sources
 from kwsdk.mcu import CPUS, build_firmware, qemu_command
 from kwsdk.pipeline import FrameTrace, IntPipeline, PipelineOptions
 
@@ -98,14 +97,8 @@ def run_driver(target: Target, exe: Path, records: list[np.ndarray], chunk: int,
             for r in records:
                 f.write(np.uint32(len(r)).tobytes())
                 f.write(np.ascontiguousarray(r, "<i2").tobytes())
-        try:
-            proc = subprocess.run(target.command(exe, [str(src), str(dst), str(chunk)]), capture_output=True,
-                                  text=True, timeout=target.timeout_s)
-        except subprocess.TimeoutExpired:
-            raise RuntimeError(f"{target.name}: driver timed out after {target.timeout_s:.0f} s") from None
-        if proc.returncode != 0 or "PASS" not in proc.stdout:
-            raise RuntimeError(f"{target.name}: driver failed (exit {proc.returncode}): "
-                               f"{(proc.stdout + proc.stderr)[-2000:]}")
+        run_passing(target.command(exe, [str(src), str(dst), str(chunk)]), f"{target.name} driver",
+                    target.timeout_s)
         return np.fromfile(dst, dtype)
 
 
@@ -140,18 +133,12 @@ def record_mismatches(c: np.ndarray, pipe: IntPipeline, records: list[np.ndarray
     return out
 
 
-def _pcm(audio: np.ndarray, length: int) -> np.ndarray:
-    x = np.zeros(length, np.float32)
-    x[: min(length, len(audio))] = audio[:length]
-    return to_pcm16(x)
-
-
 def verify(run_dir: Path, data_dir: Path, target: str = "host", split: str = "test", stream_minutes: float = 10.0,
            chunk: int = 333, seed: int = 0, cache_dir: Path | None = None, progress: bool = True,
            options: PipelineOptions | None = None, det: DetectorConfig | None = None, log=print) -> dict:
     from kwsdk.evaluate import load_run_and_split, stream_builder
     from kwsdk.streams import stream_chunks
-    from kwsdk.train import CLIP_SECONDS, clip_features, posteriors
+    from kwsdk.train import clip_features, clip_length, posteriors
 
     tgt = get_target(target)
     if not 1 <= chunk <= MAX_CHUNK:
@@ -165,8 +152,8 @@ def verify(run_dir: Path, data_dir: Path, target: str = "host", split: str = "te
     files["kws_main.c"] = driver_source(q.cell)
     pipe = IntPipeline(cfg.features, cfg.vad, q, det, options)
     dtype = trace_dtype(q.n_features, q.n_classes, len(pipe.state_vector()))
-    length = int(CLIP_SECONDS * cfg.features.sample_rate)
-    pcms = [_pcm(c.audio, length) for c in clips]
+    length = clip_length(cfg)
+    pcms = [clip_pcm16(c.audio, length) for c in clips]
     with tempfile.TemporaryDirectory() as tmp:
         exe = tgt.build(write_sources(files, Path(tmp) / "src"), Path(tmp) / "kws_main")
         log(f"[{tgt.name}] {len(clips)} clips through the C pipeline")
@@ -191,11 +178,10 @@ def verify(run_dir: Path, data_dir: Path, target: str = "host", split: str = "te
     ref_events = [(e.frame, e.keyword, e.score_q15, e.sample) for e in ref_stream.events]
 
     true = np.array([cats.index(c.label) for c in clips])
-    k = cfg.detector.smooth_frames
     p_float = posteriors(model, clip_features(clips, cfg, cache_dir))
     p_dev = c_clips["posteriors"].reshape(len(clips), frames, -1) / 32768.0
-    pred_float = np.array([clip_decision(p, cats, k) for p in p_float])
-    pred_dev = np.array([clip_decision(p, cats, k) for p in p_dev])
+    pred_float = clip_decisions(p_float, cats, cfg.detector.smooth_frames)
+    pred_dev = clip_decisions(p_dev, cats, cfg.detector.smooth_frames)
     return {
         "target": tgt.name, "split": split, "n_clips": len(clips), "n_frames": len(c_clips) + len(c_stream),
         "c_mismatches": bad_frames + int(stream_bad.sum()), "c_mismatch_clips": bad_clips[:20],

@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import ctypes
 import hashlib
-import subprocess
 import tempfile
 from pathlib import Path
 
@@ -19,7 +18,7 @@ from kwsdk.codegen.frontend import generate_frontend
 from kwsdk.config import FeatureConfig, VadConfig
 from kwsdk.fileio import atomic_make_dir, default_cache_dir
 from kwsdk.frontend.integer import IntFrames
-from kwsdk.hostbuild import build_executable, build_shared, load, write_sources
+from kwsdk.hostbuild import build_executable, build_shared, load, run_passing, write_sources
 
 _P = np.ctypeslib.ndpointer
 
@@ -198,15 +197,10 @@ def parse_driver_output(cfg: FeatureConfig, data: bytes) -> IntFrames:
     return IntFrames(r["f"].copy(), r["m"].copy(), r["e"].astype(np.int64), r["v"].astype(np.int8))
 
 
-def run_driver(exe: Path, cfg: FeatureConfig, pcm: np.ndarray, chunk: int, runner: list[str] = (),
-               timeout: float = 120) -> IntFrames:
-    """Run the driver (optionally under an emulator `runner`) on one PCM
-    vector; raises on a missing PASS line or a non-zero exit."""
+def run_driver(exe: Path, cfg: FeatureConfig, pcm: np.ndarray, chunk: int, timeout: float = 120) -> IntFrames:
+    """Run the driver on one PCM vector; raises on a missing PASS line or a non-zero exit."""
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "in.pcm", Path(tmp) / "out.bin"
         src.write_bytes(np.ascontiguousarray(pcm, "<i2").tobytes())
-        proc = subprocess.run([*runner, str(exe), str(src), str(dst), str(chunk)], capture_output=True,
-                              text=True, timeout=timeout)
-        if proc.returncode != 0 or "PASS" not in proc.stdout:
-            raise RuntimeError(f"{exe} failed (exit {proc.returncode}): {proc.stdout}{proc.stderr}")
+        run_passing([str(exe), str(src), str(dst), str(chunk)], str(exe), timeout)
         return parse_driver_output(cfg, dst.read_bytes())

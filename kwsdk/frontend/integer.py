@@ -120,3 +120,10 @@ class IntegerFrontend(Frontend):
 def to_pcm16(audio: np.ndarray) -> np.ndarray:
     """Float audio in [-1, 1] (int16 / 32768) back to int16, exactly."""
     return np.clip(np.round(np.asarray(audio, np.float64) * 32768.0), -32768, 32767).astype(np.int16)
+
+
+def clip_pcm16(audio: np.ndarray, length: int) -> np.ndarray:
+    """Float audio cut or zero-padded to `length` samples, as int16."""
+    x = np.zeros(length, np.float64)
+    x[: min(length, len(audio))] = audio[:length]
+    return to_pcm16(x)

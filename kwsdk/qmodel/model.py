@@ -37,10 +37,12 @@ class QuantModel:
     def n_classes(self) -> int:
         return len(self.categories)
 
+    def macs_per_frame(self) -> int:
+        """Multiply-accumulates of one step: every weight is used once."""
+        return int(sum(l.ih.w.size + l.hh.w.size for l in self.layers) + self.head.w.size)
+
     def weight_bytes(self) -> int:
-        per = self.weight_bits // 8
-        n = sum(l.ih.w.size + l.hh.w.size for l in self.layers) + self.head.w.size
-        return n * per
+        return self.macs_per_frame() * (self.weight_bits // 8)
 
     def save(self, path: Path) -> None:
         arrays, meta = {}, dict(version=FORMAT_VERSION, cell=self.cell, hidden=self.hidden,
