@@ -176,6 +176,11 @@ def cmd_export(args) -> int:
                  args.arch, args.native)
 
     def summary(r):
+        if r["target"] == "tflite":
+            print(f"exported to {r['out']} ({r['files']} files; see its README.md)")
+            print(f".tflite 16x8 {r['tflite_bytes_16x8']:,} B, float {r['tflite_bytes_float']:,} B; "
+                  f"kwsdk's int8 weight arrays {r['kwsdk_weight_bytes']:,} B")
+            return
         print(f"exported to {r['out']} ({r['files']} files; build with make or CMake)")
         print(f"weights {r['weight_bytes']:,} B, other tables {r['table_bytes']:,} B, "
               f"state and scratch (sizeof(kws_t)) {r['state_bytes']:,} B, host code {r['code_bytes_host']:,} B")
@@ -192,6 +197,23 @@ def cmd_verify(args) -> int:
     res = verify(Path(args.run), Path(args.data), args.target, args.split, args.stream_minutes, args.chunk,
                  cache_dir=_cache(args), progress=not args.quiet, options=_options(args), det=_detector(args),
                  log=log)
+
+    if args.target in ("litert", "tflm"):
+        def tflite_summary(r):
+            print(f"[{r['target']}] {r['model']} on {r['n_clips']} clips ({r['split']}), {r['n_frames']:,} frames")
+            print(f"vs kwsdk C: top-1 agreement {r['agreement_c']:.4f}, largest score difference "
+                  f"{r['max_score_diff_c']:.4f} (mean {r['mean_score_diff_c']:.5f})")
+            print(f"vs PyTorch float: top-1 agreement {r['agreement_float']:.4f}, largest score difference "
+                  f"{r['max_score_diff_float']:.4f}")
+            print(f"accuracy: TFLite {r['accuracy_tflite']:.4f}, kwsdk C {r['accuracy_c']:.4f}, "
+                  f"PyTorch {r['accuracy_float']:.4f}")
+            print(f"{r['float_model']} vs PyTorch on the same features: largest difference "
+                  f"{r['float_model_max_diff_pytorch']:.2e}")
+            print(f"{r['stream_seconds'] / 60:.1f} min stream: events kwsdk C {r['events_c']}, TFLite "
+                  f"{r['events_tflite']}, matched {r['events_matched']} (same keyword within "
+                  f"{r['event_tolerance_s']} s)")
+        _emit(res, args.json, tflite_summary)
+        return 0 if res["agreement_c"] >= res["agreement_min"] else 1
 
     def summary(r):
         print(f"[{r['target']}] {r['n_clips']} clips ({r['split']}) + {r['stream_seconds'] / 60:.1f} min stream, "
@@ -349,10 +371,12 @@ def build_parser() -> argparse.ArgumentParser:
                                    "prints its sizes.")
     x.add_argument("--run", required=True, help="run folder, quantized with kwsdk quantize")
     x.add_argument("--out", required=True, help="folder to write (new, empty, or an earlier export)")
-    x.add_argument("--target", default="host", choices=["host", "mcu", "rpi"],
+    x.add_argument("--target", default="host", choices=["host", "mcu", "rpi", "tflite"],
                    help="host: cc, static and shared library; mcu: arm-none-eabi-gcc for --cpu, static "
                         "library, CMake toolchain file, sizes at -Os and -O2; rpi: cross-compiled libkws.so "
-                        "for --arch, or a Makefile to build on the Pi with --native")
+                        "for --arch, or a Makefile to build on the Pi with --native; tflite: the model as "
+                        ".tflite (int16 activations / int8 weights, and float) for LiteRT and TFLite Micro, "
+                        "with the frontend C that feeds it")
     x.add_argument("--arch", choices=["aarch64", "armhf"],
                    help="Raspberry Pi OS for --target rpi: aarch64 (64-bit, Pi 3/4/5) or armhf (32-bit, Pi 2+)")
     x.add_argument("--native", action="store_true",
@@ -371,10 +395,13 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--run", required=True, help="run folder, quantized with kwsdk quantize")
     v.add_argument("--data", required=True, help="Speech Commands-layout folder")
     v.add_argument("--target", default="host", choices=["host", "host-sanitize", "cortex-m3", "cortex-m4",
-                                                       "cortex-m7", "rpi-aarch64", "rpi-armhf"],
+                                                       "cortex-m7", "rpi-aarch64", "rpi-armhf", "litert", "tflm"],
                    help="host: native build; host-sanitize: the same under ASan + UBSan; cortex-mN: the test "
                         "firmware on QEMU's mps2 board for that core (semihosting); rpi-aarch64 / rpi-armhf: "
-                        "cross-built for the Raspberry Pi's 64- / 32-bit OS, run under qemu-aarch64 / qemu-arm")
+                        "cross-built for the Raspberry Pi's 64- / 32-bit OS, run under qemu-aarch64 / qemu-arm; "
+                        "litert / tflm: the exported 16x8 .tflite in LiteRT or the TFLite Micro interpreter on "
+                        "kwsdk's C features, compared with kwsdk's C and PyTorch (agreement, not bit-exactness; "
+                        "exit status 1 below 0.98 top-1 agreement with the C)")
     v.add_argument("--split", default="test", choices=["test", "val", "train", "all"], help="which clips")
     v.add_argument("--stream-minutes", type=float, default=10.0, help="length of the stream check (default 10)")
     v.add_argument("--chunk", type=int, default=333, help="samples per call when feeding clips (default 333)")
@@ -399,11 +426,14 @@ def build_parser() -> argparse.ArgumentParser:
     r.set_defaults(func=cmd_report)
 
     dm = sub.add_parser("daemon", help="continuous detection with an exported library (JSON lines out)",
-                        description="Load an export folder (libkws.so + kws_meta.json; no torch needed) and "
+                        description="Load an export folder (libkws.so + kws_meta.json; no torch needed) or a "
+                                    "kwsdk .tflite (needs ai-edge-litert) and "
                                     "detect keywords continuously on an audio source. Each event is one JSON "
                                     "line on stdout with keyword, index, score and time (seconds of audio since "
                                     "the start). SIGTERM/SIGINT stop cleanly.")
-    dm.add_argument("--model", help="export folder made by kwsdk export (host or rpi)")
+    dm.add_argument("--model", help="export folder made by kwsdk export (host or rpi), or a .tflite file made by "
+                                    "kwsdk export --target tflite (run by LiteRT between kwsdk's frontend and "
+                                    "detector)")
     dm.add_argument("--source",
                     help="wav:PATH (exits at its end), stdin (raw s16le mono PCM at the model's rate), "
                          "cmd:'arecord -f S16_LE -r 16000 -c 1 -t raw' (run without a shell), or mic / "

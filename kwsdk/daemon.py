@@ -2,9 +2,11 @@
 
 Device side: numpy and the standard library only (no torch, no training
 code). The export folder's libkws.so runs frontend, VAD, model and detector
-(`kws_process`); this module feeds it audio from a source and writes one
-JSON line per event to stdout: {"keyword", "index", "score", "time"} with
-time in seconds of audio since the stream started.
+(`kws_process`); or, given a .tflite of `kwsdk export --target tflite`,
+LiteRT runs the model between kwsdk's Python frontend and detector
+(kwsdk.tflite.runtime.TfliteDetector). This module feeds audio from a
+source and writes one JSON line per event to stdout: {"keyword", "index",
+"score", "time"} with time in seconds of audio since the stream started.
 
 Sources: "wav:PATH" (as fast as the CPU allows, or paced with --realtime;
 the daemon exits at its end), "stdin" (raw 16-bit little-endian mono PCM at
@@ -99,6 +101,16 @@ class KwsLibrary:
         n = self.lib.kws_process(self.state, pcm.ctypes.data, len(pcm), self.events, MAX_EVENTS)
         return [{"keyword": self.categories[e.keyword], "index": int(e.keyword), "score": e.score_q15 / 32768,
                  "time": (e.sample + offset) / self.sample_rate} for e in self.events[:n]]
+
+
+def load_model(path: Path):
+    """An export folder (KwsLibrary) or a kwsdk .tflite file (TfliteDetector)."""
+    path = Path(path)
+    if path.suffix == ".tflite":
+        from kwsdk.tflite.runtime import TfliteDetector
+
+        return TfliteDetector(path)
+    return KwsLibrary(path)
 
 
 def _pcm_bytes(stream, chunk: int) -> Iterator[np.ndarray]:
@@ -302,7 +314,7 @@ def run(export_dir: Path, source: "str | Iterable", realtime: bool = False,
         config: Path | None = None,
         emit: Callable[[dict], None] = lambda e: print(json.dumps(e), flush=True)) -> int:
     """Detect until the source ends or SIGTERM/SIGINT; returns the number of events."""
-    kws = KwsLibrary(export_dir)
+    kws = load_model(export_dir)
     cfg = DaemonConfig.load(config, kws.categories)
 
     def apply(c: DaemonConfig) -> None:

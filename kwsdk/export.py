@@ -67,7 +67,7 @@ def library_sources(run_dir: Path, options: PipelineOptions, det: DetectorConfig
     return files, meta
 
 
-def _check_out(out: Path) -> None:
+def check_out(out: Path) -> None:
     if out.exists() and any(out.iterdir()) and not (out / META).exists():
         raise ConfigError(f"{out}: exists and is not a kwsdk export folder; choose an empty or new folder")
 
@@ -98,16 +98,24 @@ def export(run_dir: Path, out: Path, target: str = "host", options: PipelineOpti
     """target "host" (cc, static and shared library); "mcu" (arm-none-eabi-gcc
     for `cpu`, static library, CMake toolchain file; sizes for -Os and -O2);
     "rpi" (cross-compiled for `arch` into the folder's libkws.so, or with
-    `native` a Makefile for building on the Pi itself)."""
-    if target not in ("host", "mcu", "rpi"):
-        raise ConfigError(f"unknown export target {target!r} (host, mcu, rpi)")
+    `native` a Makefile for building on the Pi itself); "tflite" (.tflite
+    files, see kwsdk.tflite.export)."""
+    if target not in ("host", "mcu", "rpi", "tflite"):
+        raise ConfigError(f"unknown export target {target!r} (host, mcu, rpi, tflite)")
+    if target == "tflite":
+        if cpu or arch or native or (options and options != PipelineOptions()):
+            raise ConfigError("--target tflite takes no --cpu, --arch, --native or VAD options")
+        from kwsdk.tflite.export import export_tflite
+
+        cfg, _ = load_quantized(run_dir)
+        return export_tflite(run_dir, out, det or device_detector(run_dir, cfg))
     if (target == "mcu") != (cpu is not None):
         raise ConfigError("--cpu goes with --target mcu (and is required there)")
     if target == "rpi" and (arch is None) == (not native):
         raise ConfigError("--target rpi needs --arch aarch64|armhf (cross-compiled here) or --native")
     options = options or PipelineOptions()
     out = Path(out)
-    _check_out(out)
+    check_out(out)
     files, meta = library_sources(run_dir, options, det, cpu)
     core = mcu.get_cpu(cpu) if cpu else None
     pi = rpi.get_arch(arch) if arch else None

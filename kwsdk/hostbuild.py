@@ -30,6 +30,7 @@ def write_sources(files: Mapping[str, str], out_dir: Path) -> list[Path]:
     out_dir.mkdir(parents=True, exist_ok=True)
     paths = []
     for name, text in files.items():
+        (out_dir / name).parent.mkdir(parents=True, exist_ok=True)  # names may hold a sub-folder
         atomic_write_text(out_dir / name, text)
         paths.append(out_dir / name)
     return paths

@@ -42,11 +42,17 @@ class FrameTrace:
 
 
 class IntPipeline:
-    def __init__(self, fcfg: FeatureConfig, vcfg: VadConfig, q: QuantModel, dcfg: DetectorConfig,
+    """`q`: a QuantModel, run by the integer reference IntModel, or any model
+    with IntModel's interface (categories, cell, reset(batch), step((1, F))
+    -> (1, C) q15, state), e.g. a TFLite runtime (kwsdk.tflite.runtime)."""
+
+    def __init__(self, fcfg: FeatureConfig, vcfg: VadConfig, q, dcfg: DetectorConfig,
                  options: PipelineOptions | None = None):
+        self.fcfg = fcfg
         self.frontend = IntegerFrontend(fcfg, backend="python")
         self.vad = IntVad(vcfg, fcfg)
-        self.model = IntModel(q, 1)
+        self.model = IntModel(q, 1) if isinstance(q, QuantModel) else q
+        self.cell, self.n_classes = q.cell, len(q.categories)
         self.detector = IntDetector(q.categories, dcfg, fcfg.hop_size, fcfg.sample_rate)
         self.options = options or PipelineOptions()
         self.reset()
@@ -57,16 +63,30 @@ class IntPipeline:
         self.detector.reset()
         self.prev_vad = 0
         self.since_vad = self.detector.k  # frames since the VAD was last active, capped at K
+        self.pending = np.zeros(self.fcfg.window_size - self.fcfg.hop_size, np.int16)  # for feed()
 
     def state_vector(self) -> np.ndarray:
         h = [s[0][0] for s in self.model.state]
-        c = [s[1][0] for s in self.model.state] if self.model.q.cell == "lstm" else []
+        c = [s[1][0] for s in self.model.state] if self.cell == "lstm" else []
         return np.concatenate(h + c).astype(np.int16)
 
     def run(self, pcm: np.ndarray) -> FrameTrace:
         """All frames of int16 PCM, continuing from the current state (the
         frontend starts afresh: call on whole streams or reset between)."""
-        fr = self.frontend.analyze(pcm)
+        return self._frames(self.frontend.analyze(pcm))
+
+    def feed(self, pcm: np.ndarray) -> FrameTrace:
+        """Streaming: any number of samples in, the frames they complete out
+        (the same frames as one run() over the whole stream)."""
+        c = self.fcfg
+        x = np.concatenate([self.pending, np.asarray(pcm, np.int16)])
+        t = max(0, (len(x) - (c.window_size - c.hop_size)) // c.hop_size)
+        frames = np.lib.stride_tricks.sliding_window_view(x, c.window_size)[:: c.hop_size][:t] if t else \
+            np.zeros((0, c.window_size), np.int16)
+        self.pending = x[t * c.hop_size :]
+        return self._frames(self.frontend.frames_int(frames))
+
+    def _frames(self, fr) -> FrameTrace:
         k = self.detector.k
         posts, states, vads, events = [], [], [], []
         for t in range(len(fr.features)):
@@ -82,6 +102,6 @@ class IntPipeline:
             posts.append(p)
             states.append(self.state_vector())  # after the frame, as the C driver records it
             vads.append(v)
-        n_c, n_s = self.model.q.n_classes, len(self.state_vector())
+        n_c, n_s = self.n_classes, len(self.state_vector())
         return FrameTrace(fr.features, np.array(posts, np.int16).reshape(-1, n_c),
                           np.array(states, np.int16).reshape(-1, n_s), np.array(vads, np.int8), events)

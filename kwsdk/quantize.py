@@ -9,6 +9,8 @@ side, torch) into a QuantModel (kwsdk.qmodel), and its accuracy report.
 - Activations and state: 16-bit. GRU h and LSTM h are q15 (they lie in
   [-1, 1]); the LSTM cell state's format comes from calibration: the
   largest |c| on training streams, with 25% headroom.
+- The folded float weights go to quant/model_float.npz (the float TFLite
+  variant is built from them).
 - No float at run time; the accuracy of float and integer are reported on
   the test split (the integer model fed by the integer frontend, as on a
   device).
@@ -34,6 +36,7 @@ from kwsdk.qmodel.act import PRE_FRAC_BITS
 from kwsdk.qmodel.model import IntModel, QuantModel
 from kwsdk.qmodel.linear import QLinear
 from kwsdk.qmodel.rnn import QLayer
+from kwsdk.tflite.model import FloatLayer, FloatModel
 
 CALIB_BATCHES = 4
 
@@ -65,29 +68,38 @@ def max_cell_state(model: KWSModel, features: np.ndarray) -> list[float]:
     return peaks.tolist()
 
 
+def float_weights(model: KWSModel, categories: list[str]) -> FloatModel:
+    """The model's float weights with (x - mean) / std folded into layer 0."""
+    mean, std = _np(model.mean), _np(model.std)
+    layers = []
+    for i in range(model.cfg.layers):
+        w_ih, w_hh, b_ih, b_hh = (_np(getattr(model.rnn, f"{k}_l{i}"))
+                                  for k in ("weight_ih", "weight_hh", "bias_ih", "bias_hh"))
+        if i == 0:
+            b_ih = b_ih - w_ih @ (mean / std)
+            w_ih = w_ih / std[None, :]
+        layers.append(FloatLayer(w_ih, w_hh, b_ih, b_hh))
+    return FloatModel(model.cfg.cell, layers, _np(model.head.weight), _np(model.head.bias), list(categories))
+
+
 def quantize_model(model: KWSModel, categories: list[str], feature_frac: int, weight_bits: int = 8,
                    calib_features: np.ndarray | None = None) -> QuantModel:
     if weight_bits not in (8, 16):
         raise ConfigError(f"weight bits must be 8 or 16, not {weight_bits}")
-    cfg, rnn = model.cfg, model.rnn
+    cfg = model.cfg
     c_peaks = [1.0] * cfg.layers
     if cfg.cell == "lstm":
         if calib_features is None:
             raise ConfigError("an LSTM needs calibration features for its cell state format")
         c_peaks = max_cell_state(model, calib_features)
-    mean, std = _np(model.mean), _np(model.std)
+    fm = float_weights(model, categories)
     layers = []
-    for i in range(cfg.layers):
-        w_ih, w_hh = _np(getattr(rnn, f"weight_ih_l{i}")), _np(getattr(rnn, f"weight_hh_l{i}"))
-        b_ih, b_hh = _np(getattr(rnn, f"bias_ih_l{i}")), _np(getattr(rnn, f"bias_hh_l{i}"))
+    for i, fl in enumerate(fm.layers):
         in_frac = feature_frac if i == 0 else 15
-        if i == 0:  # fold (x - mean) / std into the first layer
-            b_ih = b_ih - w_ih @ (mean / std)
-            w_ih = w_ih / std[None, :]
         c_frac = max(4, min(15, 15 - math.ceil(math.log2(max(c_peaks[i] * 1.25, 1e-6)))))
-        layers.append(QLayer(cfg.cell, cfg.hidden, in_frac, quantize_linear(w_ih, b_ih, in_frac, weight_bits),
-                             quantize_linear(w_hh, b_hh, 15, weight_bits), c_frac))
-    head = quantize_linear(_np(model.head.weight), _np(model.head.bias), 15, weight_bits)
+        layers.append(QLayer(cfg.cell, cfg.hidden, in_frac, quantize_linear(fl.w_ih, fl.b_ih, in_frac, weight_bits),
+                             quantize_linear(fl.w_hh, fl.b_hh, 15, weight_bits), c_frac))
+    head = quantize_linear(fm.head_w, fm.head_b, 15, weight_bits)
     return QuantModel(cfg.cell, cfg.hidden, model.n_features, feature_frac, weight_bits, layers, head,
                       list(categories))
 
@@ -120,6 +132,7 @@ def quantize_run(run_dir: Path, data_dir: Path, weight_bits: int = 8, cache_dir:
     out = run_dir / "quant"
     out.mkdir(exist_ok=True)
     q.save(out / "model_q.npz")
+    float_weights(model, cats).save(out / "model_float.npz")  # for the float TFLite variant
 
     true = np.array([cats.index(c.label) for c in clips])
     p_float = posteriors(model, clip_features(clips, cfg, cache_dir))  # PyTorch on the run's own features

@@ -16,7 +16,8 @@ Targets: "host" (native build), "host-sanitize" (the same under
 AddressSanitizer + UBSan), and "cortex-m3", "cortex-m4", "cortex-m7": the
 test firmware for the core, run on QEMU's mps2 board with semihosting;
 "rpi-aarch64" and "rpi-armhf": the driver cross-compiled for the Raspberry
-Pi's 64- and 32-bit OS, run under user-mode QEMU.
+Pi's 64- and 32-bit OS, run under user-mode QEMU. "litert" and "tflm" run
+the exported .tflite instead, as referees (kwsdk.tflite.verify).
 """
 
 from __future__ import annotations
@@ -74,9 +75,13 @@ TARGETS = {t.name: t for t in [Target("host"), Target("host-sanitize", sanitize=
            + [Target(f"rpi-{a}", arch=a) for a in rpi.ARCHES]}
 
 
+TFLITE_TARGETS = ("litert", "tflm")
+
+
 def get_target(name: str) -> Target:
     if name not in TARGETS:
-        raise ConfigError(f"unknown verify target {name!r}; available: {', '.join(sorted(TARGETS))}")
+        raise ConfigError(f"unknown verify target {name!r}; available: "
+                          f"{', '.join(sorted([*TARGETS, *TFLITE_TARGETS]))}")
     return TARGETS[name]
 
 
@@ -140,6 +145,11 @@ def verify(run_dir: Path, data_dir: Path, target: str = "host", split: str = "te
     from kwsdk.streams import stream_chunks
     from kwsdk.train import clip_features, clip_length, posteriors
 
+    if target in TFLITE_TARGETS:
+        from kwsdk.tflite.verify import verify_tflite
+
+        return verify_tflite(run_dir, data_dir, target, split, stream_minutes, chunk, seed, cache_dir, progress,
+                             det, log)
     tgt = get_target(target)
     if not 1 <= chunk <= MAX_CHUNK:
         raise ConfigError(f"--chunk must be 1-{MAX_CHUNK} samples, not {chunk}")

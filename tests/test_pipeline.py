@@ -85,6 +85,13 @@ def test_kws_process_matches_reference(qrun, tmp_path):
     q = QuantModel.load(qrun / "quant" / "model_q.npz")
     ref = IntPipeline(cfg.features, cfg.vad, q, DetectorConfig(**LOW)).run(pcm)
     assert events == [(e.keyword, e.score_q15, e.sample) for e in ref.events] and len(events) > 3
+    # The reference's own streaming call, in other uneven chunks, gives the same frames.
+    pipe = IntPipeline(cfg.features, cfg.vad, q, DetectorConfig(**LOW))
+    cuts = np.sort(rng.choice(len(pcm), 40, replace=False))
+    parts = [pipe.feed(part) for part in np.split(pcm, cuts)]
+    assert np.array_equal(np.concatenate([t.features for t in parts]), ref.features)
+    assert np.array_equal(np.concatenate([t.posteriors for t in parts]), ref.posteriors)
+    assert [e for t in parts for e in t.events] == ref.events
 
 
 def test_int_detector_matches_float_rule():

@@ -1,0 +1,1 @@
+"""TFLite export of the streaming model and the LiteRT / TFLite Micro runners."""
