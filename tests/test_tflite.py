@@ -26,10 +26,10 @@ def feats(sample_clips):
     return sample_features(sample_clips, 12)
 
 
-@pytest.fixture(scope="module", params=[1, 2], ids=["1-layer", "2-layer"])
-def gru(request, feats):
-    """A GRU (weights scaled so gates saturate) and its int8 QuantModel."""
-    return make_quant("gru", request.param, 8, feats)
+@pytest.fixture(scope="module", params=[("gru", 1), ("gru", 2), ("lstm", 2)], ids=["gru-1", "gru-2", "lstm-2"])
+def rnn(request, feats):
+    """A model (weights scaled so gates saturate) and its int8 QuantModel."""
+    return make_quant(*request.param, 8, feats)
 
 
 def op_names(blob: bytes) -> set[str]:
@@ -40,22 +40,23 @@ def op_names(blob: bytes) -> set[str]:
             for i in range(m.OperatorCodesLength())}
 
 
-def test_graphs_use_builtin_ops_and_carry_kwsdk_metadata(gru):
-    _, q = gru
+def test_graphs_use_builtin_ops_and_carry_kwsdk_metadata(rnn):
+    _, q = rnn
     blob = quantized_tflite(q, meta={"note": "x"})
-    assert op_names(blob) == BUILTINS
+    lstm = q.cell == "lstm"
+    assert op_names(blob) == BUILTINS - {"SUB"} | {"QUANTIZE"} if lstm else BUILTINS
     ins, outs, meta = read_model(blob)
-    hs = [f"h{i}" for i in range(len(q.layers))]
-    assert ins == ["features", *hs] and outs == ["scores", *[h + "_next" for h in hs]]
-    assert meta["categories"] == q.categories and meta["cell"] == "gru" and meta["note"] == "x"
+    states = [f"{v}{i}" for v in ("hc" if lstm else "h") for i in range(len(q.layers))]
+    assert ins == ["features", *states] and outs == ["scores", *[s + "_next" for s in states]]
+    assert meta["categories"] == q.categories and meta["cell"] == q.cell and meta["note"] == "x"
     assert meta["feature_frac"] == q.feature_frac
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
-def test_16x8_agrees_with_kwsdk_integer_model(gru, feats, runtime):
+def test_16x8_agrees_with_kwsdk_integer_model(rnn, feats, runtime):
     """Same weights and scales; TFLite's own activations and int16 rounding
     make the posteriors differ by a little, never the decisions much."""
-    _, q = gru
+    _, q = rnn
     step = TfliteStep(quantized_tflite(q), runtime)
     assert step.quantized and step.categories == q.categories
     diffs, agree = [], []
@@ -69,20 +70,21 @@ def test_16x8_agrees_with_kwsdk_integer_model(gru, feats, runtime):
     assert np.mean(agree) >= 0.97, np.mean(agree)
 
 
-def test_litert_and_tflm_run_the_same_graph(gru, feats):
-    _, q = gru
+def test_litert_and_tflm_run_the_same_graph(rnn, feats):
+    _, q = rnn
     blob = quantized_tflite(q)
     a, b = TfliteStep(blob, "litert"), TfliteStep(blob, "tflm")
     pa, pb = a.run(feats[0]), b.run(feats[0])
     assert np.abs(pa - pb).max() <= 0.005 * 32768
-    assert [s[0].shape for s in a.state] == [(1, q.hidden)] * len(q.layers)
+    per_layer = 2 if q.cell == "lstm" else 1
+    assert [[x.shape for x in s] for s in a.state] == [[(1, q.hidden)] * per_layer] * len(q.layers)
     a.reset()
     assert not any(s[0].any() for s in a.state)
 
 
 @pytest.mark.parametrize("runtime", RUNTIMES)
-def test_float_graph_matches_pytorch(gru, feats, runtime):
-    model, q = gru
+def test_float_graph_matches_pytorch(rnn, feats, runtime):
+    model, q = rnn
     step = TfliteStep(float_tflite(float_weights(model, q.categories), q.feature_frac), runtime)
     assert not step.quantized
     x = feats[1]
@@ -92,10 +94,7 @@ def test_float_graph_matches_pytorch(gru, feats, runtime):
     assert np.abs(step.run(x) / 32768.0 - ref).max() <= 1e-4
 
 
-def test_lstm_and_int16_weights_are_refused(feats):
-    _, lstm = make_quant("lstm", 1, 8, feats)
-    with pytest.raises(ValueError, match="GRU"):
-        quantized_tflite(lstm)
+def test_int16_weights_are_refused(feats):
     _, wide = make_quant("gru", 1, 16, feats)
     with pytest.raises(ValueError, match="int8"):
         quantized_tflite(wide)

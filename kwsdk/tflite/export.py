@@ -49,6 +49,16 @@ def tflite_models(run_dir: Path, det: DetectorConfig) -> dict[str, bytes]:
         raise ConfigError(f"{run_dir}: {e}") from None
 
 
+def state_inputs(q) -> list[dict]:
+    """The state inputs after `features` (position counted from 1), described for the README."""
+    cell = q.cell.upper()
+    rows = [(f"h{i}", f"layer {i}'s {cell} output h (int16 q15 / float32)") for i in range(len(q.layers))]
+    if q.cell == "lstm":
+        rows += [(f"c{i}", f"layer {i}'s LSTM cell state c (int16 with scale 2^-{l.c_frac} / float32)")
+                 for i, l in enumerate(q.layers)]
+    return [{"position": i + 2, "name": n, "what": w} for i, (n, w) in enumerate(rows)]
+
+
 def export_tflite(run_dir: Path, out: Path, det: DetectorConfig) -> dict:
     from kwsdk.export import META, check_out, load_quantized
     from kwsdk.tflite.runtime import TfliteStep
@@ -64,7 +74,7 @@ def export_tflite(run_dir: Path, out: Path, det: DetectorConfig) -> dict:
                     quant_bytes=f"{len(models[QUANT_FILE]):,}", float_bytes=f"{len(models[FLOAT_FILE]):,}",
                     categories=q.categories, n_classes=q.n_classes, n_features=q.n_features, hidden=q.hidden,
                     feature_frac=q.feature_frac, feature_divisor=1 << q.feature_frac,
-                    states=[{"position": i + 2, "name": f"h{i}", "layer": i} for i in range(len(q.layers))],
+                    states=state_inputs(q),
                     sample_rate=f.sample_rate, hop_size=f.hop_size, window_size=f.window_size,
                     smooth_frames=det.smooth_frames, threshold=det.threshold, refractory_s=det.refractory_s)
     frontend = {f"frontend/{n}": text for n, text in generate_frontend(f, cfg.vad).items()}

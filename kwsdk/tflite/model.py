@@ -1,14 +1,17 @@
 """The streaming step as a TFLite graph, quantized (16x8) or float.
 
-One step: features (1, F) and each layer's state h (1, H) in, scores
-(1, C) and the new states out; the caller carries the states, as with the
-ONNX step. Builtin operators only, so LiteRT and TFLite Micro both run it.
+One step: features (1, F) and the state in (each layer's h (1, H), then
+for an LSTM each layer's c), scores (1, C) and the new state out; the
+caller carries the state, as with the ONNX step. Builtin operators only,
+so LiteRT and TFLite Micro both run it.
 
 GRU layer (PyTorch's equations; one FULLY_CONNECTED per gate and input):
   r = LOGISTIC(ADD(FC(x, W_ir, b_ir), FC(h, W_hr, b_hr)))
   z = LOGISTIC(ADD(FC(x, W_iz, b_iz), FC(h, W_hz, b_hz)))
   n = TANH(ADD(FC(x, W_in, b_in), MUL(r, FC(h, W_hn, b_hn))))
   h' = ADD(n, MUL(z, SUB(h, n)))
+LSTM layer: i, f, o = LOGISTIC(sums), g = TANH(sum), each sum as above;
+  c' = ADD(MUL(f, c), MUL(i, g)); h' = MUL(o, TANH(c')).
 Head: SOFTMAX(FC(h_last, W_o, b_o)).
 
 Quantized variant ("16x8": int16 activations, int8 weights, int64 biases,
@@ -20,7 +23,9 @@ mirror kwsdk's fixed-point formats:
   FC outputs 2**-11 (range +-16; kwsdk keeps 32-bit Q12 sums);
   gate sums 2**-12 (TFLite's int16 LOGISTIC/TANH take Q3.12 input, so they
   saturate at +-8 where kwsdk's sigmoid table reaches +-16);
-  LOGISTIC / TANH outputs q15; h - n 2**-14; logits 2**-11; scores q15.
+  LOGISTIC / TANH outputs q15; GRU h - n 2**-14; LSTM c 2**-c_frac
+  (kwsdk's calibrated format), requantized to Q3.12 (QUANTIZE) for its
+  TANH; logits 2**-11; scores q15.
 Differences from kwsdk's C are therefore deliberate and bounded: the
 +-8 / +-16 saturation of the FC outputs and gate sums, TFLite's own
 activation and softmax approximations, and its rounding of each
@@ -96,7 +101,7 @@ class FloatModel:
 
 
 class _Step:
-    """Emits one GRU step into a Graph, quantized or float."""
+    """Emits one GRU or LSTM step into a Graph, quantized or float."""
 
     def __init__(self, g: Graph, quantized: bool):
         self.g, self.q = g, quantized
@@ -139,25 +144,58 @@ class _Step:
         self.g.op(kind, [x], [y])
         return y
 
-    def gru(self, x: int, x_frac: int, h: int, layer, i: int) -> int:
-        """layer: (w_ih, w_hh, ih scales, hh scales, b_ih, b_hh) with gates r, z, n."""
-        w_ih, w_hh, s_ih, s_hh, b_ih, b_hh = layer
-        H = w_hh.shape[1]
-        part = [slice(k * H, (k + 1) * H) for k in range(3)]
+    def gates(self, x: int, x_frac: int, h: int, layer: "GraphLayer", i: int, names: str):
+        """Per gate k, the pair (FC(x, W_i[k]), FC(h, W_h[k])), gates in PyTorch's order."""
+        H = layer.w_hh.shape[1]
+        out = []
+        for k, name in enumerate(names):
+            part = slice(k * H, (k + 1) * H)
+            gx = self.fc(x, x_frac, layer.w_ih[part], _rows(layer.s_ih, part), layer.b_ih[part], f"l{i}_{name}_x")
+            gh = self.fc(h, Q15, layer.w_hh[part], _rows(layer.s_hh, part), layer.b_hh[part], f"l{i}_{name}_h")
+            out.append((gx, gh))
+        return out
 
-        def gate(k: int, name: str):
-            gx = self.fc(x, x_frac, w_ih[part[k]], _rows(s_ih, part[k]), b_ih[part[k]], f"l{i}_{name}_x")
-            gh = self.fc(h, Q15, w_hh[part[k]], _rows(s_hh, part[k]), b_hh[part[k]], f"l{i}_{name}_h")
-            return gx, gh
+    def act_of_sum(self, kind: str, pair, name: str) -> int:
+        return self.unary(kind, self.binary("ADD", *pair, SUM_FRAC, f"{name}_sum"), Q15, name)
 
-        r = self.unary("LOGISTIC", self.binary("ADD", *gate(0, "r"), SUM_FRAC, f"l{i}_r_sum"), Q15, f"l{i}_r")
-        z = self.unary("LOGISTIC", self.binary("ADD", *gate(1, "z"), SUM_FRAC, f"l{i}_z_sum"), Q15, f"l{i}_z")
-        nx, nh = gate(2, "n")
+    def gru(self, x: int, x_frac: int, state: list[int], layer: "GraphLayer", i: int) -> list[int]:
+        (h,) = state
+        rp, zp, (nx, nh) = self.gates(x, x_frac, h, layer, i, "rzn")
+        r = self.act_of_sum("LOGISTIC", rp, f"l{i}_r")
+        z = self.act_of_sum("LOGISTIC", zp, f"l{i}_z")
         rn = self.binary("MUL", r, nh, FC_FRAC, f"l{i}_rn")
-        n = self.unary("TANH", self.binary("ADD", nx, rn, SUM_FRAC, f"l{i}_n_sum"), Q15, f"l{i}_n")
+        n = self.act_of_sum("TANH", (nx, rn), f"l{i}_n")
         d = self.binary("SUB", h, n, DIFF_FRAC, f"l{i}_h_minus_n")
         zd = self.binary("MUL", z, d, DIFF_FRAC, f"l{i}_zd")
-        return self.binary("ADD", n, zd, Q15, f"l{i}_h_next")
+        return [self.binary("ADD", n, zd, Q15, f"l{i}_h_next")]
+
+    def lstm(self, x: int, x_frac: int, state: list[int], layer: "GraphLayer", i: int) -> list[int]:
+        h, c = state
+        ip, fp, gp, op = self.gates(x, x_frac, h, layer, i, "ifgo")
+        ig, fg, og = (self.act_of_sum("LOGISTIC", p, f"l{i}_{n}") for p, n in ((ip, "i"), (fp, "f"), (op, "o")))
+        gg = self.act_of_sum("TANH", gp, f"l{i}_g")
+        cf = layer.c_frac
+        c_new = self.binary("ADD", self.binary("MUL", fg, c, cf, f"l{i}_fc"), self.binary("MUL", ig, gg, cf, f"l{i}_ig"),
+                            cf, f"l{i}_c_next")
+        # TFLite's int16 TANH takes Q3.12 input: bring c' there (saturating, where tanh is flat anyway).
+        tc = self.unary("TANH", self.unary("QUANTIZE", c_new, SUM_FRAC, f"l{i}_c_q12") if self.q else c_new, Q15,
+                        f"l{i}_tanh_c")
+        return [self.binary("MUL", og, tc, Q15, f"l{i}_h_next"), c_new]
+
+
+@dataclass
+class GraphLayer:
+    """One recurrent layer as the graph takes it: gate-stacked weights; the
+    quantized graph adds int8 weights' per-row scales and the LSTM cell
+    state's fractional bits."""
+
+    w_ih: np.ndarray
+    w_hh: np.ndarray
+    b_ih: np.ndarray  # real-valued biases
+    b_hh: np.ndarray
+    s_ih: np.ndarray | None = None
+    s_hh: np.ndarray | None = None
+    c_frac: int = 15
 
 
 def _rows(scales, part: slice):
@@ -167,43 +205,46 @@ def _rows(scales, part: slice):
 METADATA = "kwsdk"  # the model's metadata entry: JSON with categories, cell, feature_frac and the caller's keys
 
 
-def _build(layers, head, n_features: int, feature_frac: int, categories: list[str], quantized: bool,
-           description: str, meta: dict | None) -> bytes:
+def _build(cell: str, layers: list[GraphLayer], head, n_features: int, feature_frac: int, categories: list[str],
+           quantized: bool, description: str, meta: dict | None) -> bytes:
     g = Graph()
     st = _Step(g, quantized)
-    H = layers[0][1].shape[1]
+    H = layers[0].w_hh.shape[1]
     dtype = np.int16 if quantized else np.float32
 
     def io(name: str, n: int, frac: int) -> int:
         return g.tensor(name, (1, n), dtype, scale=2.0 ** -frac if quantized else None)
 
     feats = io("features", n_features, feature_frac)
-    states = [io(f"h{i}", H, Q15) for i in range(len(layers))]
-    g.inputs = [feats, *states]
-    x, x_frac, new = feats, feature_frac, []
+    # State inputs: every layer's h, then (LSTM) every layer's c, as kwsdk's state vector orders them.
+    hs = [io(f"h{i}", H, Q15) for i in range(len(layers))]
+    cs = [io(f"c{i}", H, l.c_frac) for i, l in enumerate(layers)] if cell == "lstm" else []
+    g.inputs = [feats, *hs, *cs]
+    x, x_frac, new_h, new_c = feats, feature_frac, [], []
     for i, layer in enumerate(layers):
-        x = st.gru(x, x_frac, states[i], layer, i)
-        x_frac = Q15
-        new.append(x)
-        g.tensors[x].name = f"h{i}_next"
+        state = [hs[i]] + ([cs[i]] if cs else [])
+        out = (st.gru if cell == "gru" else st.lstm)(x, x_frac, state, layer, i)
+        for t, name in zip(out, ("h", "c")):
+            g.tensors[t].name = f"{name}{i}_next"
+        x, x_frac = out[0], Q15
+        new_h.append(out[0])
+        new_c += out[1:]
     w, s_w, b = head
     logits = st.fc(x, Q15, w, s_w, b, "head")
     scores = io("scores", len(categories), Q15)
     opts = g.s.SoftmaxOptionsT()
     opts.beta = 1.0
     g.op("SOFTMAX", [logits], [scores], opts)
-    g.outputs = [scores, *new]
-    info = {**(meta or {}), "categories": list(categories), "cell": "gru", "feature_frac": feature_frac}
+    g.outputs = [scores, *new_h, *new_c]
+    info = {**(meta or {}), "categories": list(categories), "cell": cell, "feature_frac": feature_frac}
     return g.serialize(description, {METADATA: json.dumps(info).encode()})
 
 
 def quantized_tflite(q, description: str = "kwsdk", meta: dict | None = None) -> bytes:
     """The 16x8 graph of a kwsdk QuantModel (int8 weights only); `meta`
     joins the kwsdk metadata entry."""
-    if q.cell != "gru":
-        raise ValueError("TFLite export covers GRU models (this model is an LSTM)")
     if q.weight_bits != 8:
-        raise ValueError("TFLite export needs int8 weights (quantize with --bits 8)")
+        raise ValueError("TFLite export needs int8 weights (quantize with --weight-bits 8)")
 
     def lin(ql, in_frac: int):
         # kwsdk's row scale: Q12 = acc * mult * 2**-shift, so w_real = w_int * mult * 2**(in_frac - shift - 12).
@@ -211,18 +252,17 @@ def quantized_tflite(q, description: str = "kwsdk", meta: dict | None = None) ->
         return ql.w.astype(np.int8), scale, ql.bias.astype(np.float64) / 4096.0
 
     layers = []
-    for i, l in enumerate(q.layers):
+    for l in q.layers:
         w_ih, s_ih, b_ih = lin(l.ih, l.in_frac)
         w_hh, s_hh, b_hh = lin(l.hh, Q15)
-        layers.append((w_ih, w_hh, s_ih, s_hh, b_ih, b_hh))
-    return _build(layers, lin(q.head, Q15), q.n_features, q.feature_frac, q.categories, True, description, meta)
+        layers.append(GraphLayer(w_ih, w_hh, b_ih, b_hh, s_ih, s_hh, l.c_frac))
+    return _build(q.cell, layers, lin(q.head, Q15), q.n_features, q.feature_frac, q.categories, True, description,
+                  meta)
 
 
 def float_tflite(m: FloatModel, feature_frac: int, description: str = "kwsdk", meta: dict | None = None) -> bytes:
     """The float32 graph. Its features input takes the integer frontend's
     values as real numbers (int / 2**feature_frac)."""
-    if m.cell != "gru":
-        raise ValueError("TFLite export covers GRU models (this model is an LSTM)")
-    layers = [(l.w_ih, l.w_hh, None, None, l.b_ih, l.b_hh) for l in m.layers]
-    return _build(layers, (m.head_w, None, m.head_b), m.n_features, feature_frac, m.categories, False, description,
-                  meta)
+    layers = [GraphLayer(l.w_ih, l.w_hh, l.b_ih, l.b_hh) for l in m.layers]
+    return _build(m.cell, layers, (m.head_w, None, m.head_b), m.n_features, feature_frac, m.categories, False,
+                  description, meta)

@@ -51,9 +51,9 @@ def read_model(model: bytes) -> tuple[list[str], list[str], dict]:
 
 
 class TfliteStep:
-    """A kwsdk .tflite streaming step (inputs features, h0..; outputs scores,
-    h0_next..; kwsdk metadata), with IntModel's interface: categories, cell,
-    reset(), step(), state."""
+    """A kwsdk .tflite streaming step (inputs features, h0.. (and c0.. for an
+    LSTM); outputs scores, h0_next.. (c0_next..); kwsdk metadata), with
+    IntModel's interface: categories, cell, reset(), step(), state."""
 
     def __init__(self, model: bytes | Path, runtime: str = "litert"):
         if runtime not in RUNTIMES:
@@ -82,7 +82,8 @@ class TfliteStep:
             self.outputs = {n: {**it.get_output_details(i), "index": i} for i, n in enumerate(out_names)}
         names = in_names[1:]
         if in_names[:1] != ["features"] or out_names != ["scores"] + [f"{n}_next" for n in names]:
-            raise ValueError("not a kwsdk streaming step: expected inputs features, h0.. and outputs scores, h0_next..")
+            raise ValueError("not a kwsdk streaming step: expected inputs features, h0.. and outputs scores, "
+                             "h0_next..")
         self.state_names = names
         feat = self.inputs["features"]
         self.quantized = np.dtype(feat["dtype"]) == np.int16
@@ -96,9 +97,10 @@ class TfliteStep:
         self._state = {n: np.zeros(self.inputs[n]["shape"], dtype) for n in self.state_names}
 
     @property
-    def state(self) -> list[tuple[np.ndarray]]:
-        """Each layer's (h,), as IntModel.state has it."""
-        return [(self._state[n],) for n in self.state_names]
+    def state(self) -> list[tuple[np.ndarray, ...]]:
+        """Each layer's (h,) or (h, c), as IntModel.state has it."""
+        layers = sum(1 for n in self.state_names if n.startswith("h"))
+        return [tuple(self._state[f"{v}{i}"] for v in ("h", "c") if f"{v}{i}" in self._state) for i in range(layers)]
 
     def _set(self, name: str, value: np.ndarray) -> None:
         d = self.inputs[name]
