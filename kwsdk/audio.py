@@ -12,10 +12,10 @@ import io
 import struct
 from math import gcd
 from pathlib import Path
+from typing import Iterator
 
 import numpy as np
 import soundfile as sf
-from scipy.signal import resample_poly
 
 from kwsdk.fileio import atomic_write
 
@@ -51,11 +51,51 @@ def decode_wav(data: bytes, sample_rate: int = 16000, min_seconds: float = MIN_S
         raise AudioError(f"too short ({seconds:.3g} s < {min_seconds:g} s)")
     y = x.mean(axis=1) if x.shape[1] > 1 else x[:, 0]
     if sr != sample_rate:
+        from scipy.signal import resample_poly  # 70 MB and 0.7 s of imports: only when resampling
+
         g = gcd(sr, sample_rate)
         y = resample_poly(y, sample_rate // g, sr // g)
     # Float WAVs may exceed full scale and the resampler's filter can ring
     # slightly past it; callers rely on [-1, 1].
     return np.ascontiguousarray(np.clip(y, -1.0, 1.0), dtype=np.float32)
+
+
+HEADER_BYTES = 1 << 20  # enough for the chunks before a wav's data chunk
+
+
+def wav_blocks(path: str | Path, sample_rate: int, block: int) -> Iterator[np.ndarray]:
+    """A WAV file as float32 mono blocks of `block` samples at `sample_rate`,
+    decoded block by block so that memory stays small however long the
+    file. A file at another rate is decoded whole and resampled. Errors
+    (AudioError) name the file; they are raised before the first block."""
+    path = Path(path)
+    try:
+        size = path.stat().st_size
+        with open(path, "rb") as f:
+            head = f.read(HEADER_BYTES)
+        _check_riff(head, size)
+        info = sf.info(str(path))
+    except OSError as e:
+        raise AudioError(f"{path}: unreadable: {e.strerror or e}") from None
+    except AudioError as e:
+        raise AudioError(f"{path}: {e}") from None
+    except (sf.SoundFileError, RuntimeError, ValueError, TypeError) as e:
+        raise AudioError(f"{path}: unreadable: {_one_line(e)}") from None
+    return _wav_blocks(path, sample_rate, block, info.samplerate)
+
+
+def _wav_blocks(path: Path, sample_rate: int, block: int, file_rate: int) -> Iterator[np.ndarray]:
+    if file_rate != sample_rate:
+        try:
+            y = read_wav(path, sample_rate)
+        except AudioError as e:
+            raise AudioError(f"{path}: {e}") from None
+        yield from (y[i : i + block] for i in range(0, len(y), block))
+        return
+    with sf.SoundFile(str(path)) as f:
+        for x in f.blocks(blocksize=block, dtype="float32", always_2d=True):
+            y = x.mean(axis=1) if x.shape[1] > 1 else x[:, 0]
+            yield np.clip(np.nan_to_num(y), -1.0, 1.0)
 
 
 def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int = 16000) -> None:
@@ -65,8 +105,9 @@ def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int = 16000) -> 
     atomic_write(Path(path), lambda p: sf.write(p, pcm, sample_rate, format="WAV", subtype="PCM_16"))
 
 
-def _check_riff(data: bytes) -> None:
-    """Raise AudioError unless `data` is RIFF/WAVE with a complete data chunk."""
+def _check_riff(data: bytes, total: int | None = None) -> None:
+    """Raise AudioError unless `data` is RIFF/WAVE with a complete data chunk.
+    `data` may be the file's first bytes when `total` gives its size."""
     if not data:
         raise AudioError("empty (0-byte file)")
     if len(data) < 12 or data[:4] not in (b"RIFF", b"RF64") or data[8:12] != b"WAVE":
@@ -82,7 +123,7 @@ def _check_riff(data: bytes) -> None:
         if chunk_id == b"data":
             if size == 0xFFFFFFFF and ds64_data_size is not None:
                 size = ds64_data_size
-            have = len(data) - body
+            have = (len(data) if total is None else total) - body
             if size > have:
                 raise AudioError(f"truncated (header says {size} data bytes, file has {have})")
             if size == 0:

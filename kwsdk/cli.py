@@ -449,8 +449,8 @@ def build_parser() -> argparse.ArgumentParser:
     d = sub.add_parser("demo", help="run the whole pipeline on the real sample shipped with kwsdk",
                        description="On the small Speech Commands sample inside the package: train, evaluate "
                                    "on clips and on a stream, export ONNX, check the integer frontend's C, "
-                                   "quantize, export the device library, build it and verify it; prints a "
-                                   "summary table.")
+                                   "quantize, export the device library, build it and verify it, export a .tflite "
+                                   "and run it in LiteRT; prints a summary table.")
     d.add_argument("--out", default="kwsdk-demo", help="folder for the demo's outputs (default ./kwsdk-demo)")
     d.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     _common(d)
@@ -464,11 +464,12 @@ def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     from kwsdk.audio import AudioError
     from kwsdk.data import DataError
-    from kwsdk.synth import SynthError
 
-    errors = (ConfigError, DataError, AudioError, SynthError, FileNotFoundError)
-    if args.command == "synth":
-        errors += (ValueError,)  # bad word lists are user input there
+    errors: tuple[type[Exception], ...] = (ConfigError, DataError, AudioError, FileNotFoundError)
+    if args.command == "synth":  # imported only here: the daemon on a Pi should not load scipy.signal
+        from kwsdk.synth import SynthError
+
+        errors += (SynthError, ValueError)  # bad word lists are user input there
     try:
         return args.func(args)
     except errors as e:

@@ -8,8 +8,8 @@ LiteRT runs the model between kwsdk's Python frontend and detector
 source and writes one JSON line per event to stdout: {"keyword", "index",
 "score", "time"} with time in seconds of audio since the stream started.
 
-Sources: "wav:PATH" (as fast as the CPU allows, or paced with --realtime;
-the daemon exits at its end), "stdin" (raw 16-bit little-endian mono PCM at
+Sources: "wav:PATH" (decoded block by block; as fast as the CPU allows, or
+paced with --realtime; the daemon exits at its end), "stdin" (raw 16-bit little-endian mono PCM at
 the model's rate), "cmd:COMMAND" (a recorder's raw PCM on its stdout, e.g.
 'arecord -f S16_LE -r 16000 -c 1 -t raw'; run without a shell), "mic" or
 "mic:NAME" (PyAudio, by index or part of the name; a device that
@@ -42,11 +42,11 @@ import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable, Iterable, Iterator
+from typing import Callable, Iterable, Iterator, Protocol
 
 import numpy as np
 
-from kwsdk.audio import read_wav
+from kwsdk.audio import wav_blocks
 from kwsdk.config import ConfigError
 from kwsdk.frontend.integer import to_pcm16
 
@@ -103,7 +103,22 @@ class KwsLibrary:
                  "time": (e.sample + offset) / self.sample_rate} for e in self.events[:n]]
 
 
-def load_model(path: Path):
+class Backend(Protocol):
+    """What the daemon needs of a model backend: KwsLibrary (an export
+    folder's C library) and kwsdk.tflite.runtime.TfliteDetector (a .tflite
+    in LiteRT between kwsdk's Python frontend and detector) provide it."""
+
+    categories: list[str]
+    sample_rate: int
+
+    def reset(self) -> None: ...
+
+    def set_threshold(self, keyword: str, threshold: float) -> None: ...
+
+    def process(self, pcm: np.ndarray, offset: int = 0) -> list[dict]: ...
+
+
+def load_model(path: Path) -> Backend:
     """An export folder (KwsLibrary) or a kwsdk .tflite file (TfliteDetector)."""
     path = Path(path)
     if path.suffix == ".tflite":
@@ -129,8 +144,7 @@ def open_source(spec: str, sample_rate: int, chunk: int = CHUNK) -> Iterator[np.
     """int16 chunks from a source spec (see the module docstring)."""
     kind, _, arg = spec.partition(":")
     if kind == "wav":
-        pcm = to_pcm16(read_wav(arg, sample_rate))
-        return (pcm[i : i + chunk] for i in range(0, len(pcm), chunk))
+        return (to_pcm16(b) for b in wav_blocks(arg, sample_rate, chunk))
     if kind == "stdin":
         return _pcm_bytes(sys.stdin.buffer, chunk)
     if kind == "cmd":

@@ -1,7 +1,8 @@
 """`kwsdk demo`: the whole pipeline on the real sample shipped in the package.
 
 A small model trained for a few minutes on a few hundred clips, then
-quantized, exported as C, built and verified: it shows every stage working,
+quantized, exported as C, built and verified, and exported as .tflite and
+run in LiteRT: it shows every stage working,
 not the accuracy the full data gives (see README).
 """
 
@@ -54,32 +55,37 @@ def run_demo(out: Path, cache_dir: Path | None, progress: bool, log=print) -> di
     data = sample_data_dir()
     stages = {}
     t = time.time()
-    log(f"[1/6] training on {data}")
+    log(f"[1/7] training on {data}")
     metrics = train(data, run, demo_config(), cache_dir, progress=progress, log=log)
     stages["train"] = time.time() - t
     t = time.time()
-    log("[2/6] clip evaluation (test split), float and integer frontend")
+    log("[2/7] clip evaluation (test split), float and integer frontend")
     clips = eval_clips(run, data, "test", cache_dir, progress)
     clips_int = eval_clips(run, data, "test", cache_dir, progress, frontend="integer")
     stages["eval"] = time.time() - t
     t = time.time()
-    log("[3/6] streaming evaluation (10 min stream from the test split)")
+    log("[3/7] streaming evaluation (10 min stream from the test split)")
     stream = eval_stream_run(run, data, "test", 10.0, 0, None, cache_dir, progress)
     stages["stream"] = time.time() - t
     t = time.time()
-    log("[4/6] integer frontend and VAD: generated C vs Python reference vs float, every sample clip")
+    log("[4/7] integer frontend and VAD: generated C vs Python reference vs float, every sample clip")
     fc = frontend_check(data, demo_config().features, progress=progress, build_dir=out / "frontend_c")
     stages["frontend_check"] = time.time() - t
     t = time.time()
-    log("[5/6] quantize (int8 weights) and export the device library, built with its own Makefile")
+    log("[5/7] quantize (int8 weights) and export the device library, built with its own Makefile")
     quant = quantize_run(run, data, 8, cache_dir, progress, log)
     exp = export(run, out / "export")
     subprocess.run(["make", "-s", "-C", str(out / "export")], check=True, capture_output=True)
     stages["quantize_export"] = time.time() - t
     t = time.time()
-    log("[6/6] verify: the C library vs the integer reference, PyTorch and the stream detector")
+    log("[6/7] verify: the C library vs the integer reference, PyTorch and the stream detector")
     ver = verify(run, data, "host", "test", 2.0, cache_dir=cache_dir, progress=progress, log=log)
     stages["verify"] = time.time() - t
+    t = time.time()
+    log("[7/7] TFLite: export the model as .tflite and run it in LiteRT against the C")
+    tfl_exp = export(run, out / "tflite", target="tflite")
+    tfl = verify(run, data, "litert", "test", 2.0, cache_dir=cache_dir, progress=progress, log=log)
+    stages["tflite"] = time.time() - t
     rows = [
         ("data", f"{data.name}: {metrics['test']['n']} test clips"),
         ("model", f"{metrics['params']:,} params, {metrics['macs_per_second'] / 1e6:.2f} M MAC/s"),
@@ -98,10 +104,13 @@ def run_demo(out: Path, cache_dir: Path | None, progress: bool, log=print) -> di
         ("device C", f"{ver['c_mismatches']} frames differ from the reference, top-1 agreement with PyTorch "
                      f"{ver['agreement']:.3f}, stream events identical: {ver['events_identical']} "
                      f"({out / 'export'})"),
+        ("tflite", f"{tfl_exp['tflite_bytes_16x8']:,} B (16x8) in LiteRT: top-1 agreement with the C "
+                   f"{tfl['agreement_c']:.3f}, largest score difference {tfl['max_score_diff_c']:.4f} "
+                   f"({out / 'tflite'})"),
     ]
     return {"run": str(run), "test_accuracy": clips["accuracy"],
             "test_accuracy_integer_frontend": clips_int["accuracy"], "frontend_check": fc,
-            "quantize": quant, "export": exp, "verify": ver,
+            "quantize": quant, "export": exp, "verify": ver, "tflite": tfl,
             "stream_recall": stream["recall"],
             "false_accepts_per_hour": stream["false_accepts_per_hour"], "seconds": stages,
             "summary": rows}

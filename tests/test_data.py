@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 import kwsdk.data
-from kwsdk.audio import AudioError, read_wav, write_wav
+from kwsdk.audio import AudioError, read_wav, wav_blocks, write_wav
 from kwsdk.config import DataConfig
 from kwsdk.data import DataError, load_dataset, speaker_id, which_set
 from kwsdk.streams import NOISE_TRAIN_FRACTION
@@ -170,6 +170,21 @@ def test_corpus_every_case(corpus: Path):
     assert ds.categories == ["yes", "no", "_unknown_", "_silence_"]
     assert ds.noise_names == ["white.wav"] and len(ds.noise[0]) == 5 * SR
     assert sum(sum(v.values()) for v in ds.counts().values()) == len(ds.clips)
+
+
+def test_wav_blocks_stream_what_read_wav_reads(corpus: Path):
+    """The daemon's block-by-block decoding gives read_wav's samples for every
+    good file (any width, channels, rate), and its errors name the file."""
+    for path in sorted(corpus.glob("yes/*.wav")):
+        whole = read_wav(path)
+        blocks = list(wav_blocks(path, SR, 1000))
+        assert all(len(b) == 1000 for b in blocks[:-1]), path
+        np.testing.assert_array_equal(np.concatenate(blocks), whole, err_msg=str(path))
+    for rel in ("no/b1_nohash_0.wav", "no/b2_nohash_0.wav", "no/b3_nohash_0.wav"):
+        with pytest.raises(AudioError, match=f"^{corpus / rel}: {BAD[rel][:8]}"):
+            wav_blocks(corpus / rel, SR, 1000)
+    with pytest.raises(AudioError, match="unreadable"):
+        wav_blocks(corpus / "missing.wav", SR, 1000)
 
 
 def test_wavex_fixture_is_extensible(corpus: Path):
