@@ -234,8 +234,11 @@ def cmd_report(args) -> int:
 
     def summary(r):
         print(f"{r['target']} ({r['opt']}), {r['seconds']:.0f} s of speech ({r['audio']})")
-        print(f"flash {r['flash_bytes']:,} B; RAM {r['ram_bytes']:,} B = kws_t {r['state_bytes']:,} + "
-              f"peak stack {r['stack_bytes']:,}")
+        if "flash_bytes" in r:
+            print(f"flash {r['flash_bytes']:,} B; RAM {r['ram_bytes']:,} B = kws_t {r['state_bytes']:,} + "
+                  f"peak stack {r['stack_bytes']:,}")
+        else:
+            print(f"peak stack {r['stack_bytes']:,} B")
         print(f"instructions per second of audio: {r['instructions_per_second'] / 1e6:.3f} M")
         for part, v in r["split"].items():
             print(f"  {part:>9}  {v / 1e6:8.3f} M")
@@ -415,10 +418,12 @@ def build_parser() -> argparse.ArgumentParser:
                                    "alone (-Os and -O2), peak stack (painted), and exact instructions per second "
                                    "of audio, split into frontend, VAD, model and detector, counted in the unicorn "
                                    "emulator on 2 s of real speech. The duty cycle is an estimate at one "
-                                   "instruction per cycle.")
+                                   "instruction per cycle. --target rpi-aarch64 counts the Raspberry Pi's "
+                                   "64-bit build the same way (run bare, without an OS; no flash/RAM figures).")
     r.add_argument("--run", required=True, help="run folder, quantized with kwsdk quantize")
     r.add_argument("--target", default="cortex-m4", choices=["cortex-m0plus", "cortex-m3", "cortex-m4",
-                                                             "cortex-m7", "cortex-m33"], help="core (default M4)")
+                                                             "cortex-m7", "cortex-m33", "rpi-aarch64"],
+                   help="core (default M4), or rpi-aarch64 for the Raspberry Pi's 64-bit build")
     r.add_argument("--opt", default="-O2", choices=["-O2", "-Os"], help="optimisation of the counted build")
     r.add_argument("--clock-mhz", type=float, default=64.0, help="clock for the duty-cycle estimate (default 64)")
     pipeline_flags(r)

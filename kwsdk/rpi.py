@@ -1,16 +1,18 @@
 """Raspberry Pi builds: cross compilers and flags for the 64-bit OS
 (aarch64: Pi 3, 4 and 5) and the 32-bit OS (armhf, ARMv7 with NEON: Pi 2 and
-later), and the user-mode QEMU command that runs a cross-built program
-against the cross sysroot on this host (no binfmt needed)."""
+later), the user-mode QEMU command that runs a cross-built program
+against the cross sysroot on this host (no binfmt needed), and a bare
+AArch64 build (no OS, no libc) for counting instructions in an emulator."""
 
 from __future__ import annotations
 
 import shutil
+import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from kwsdk.config import ConfigError
-from kwsdk.hostbuild import BuildError
+from kwsdk.hostbuild import STRICT_CFLAGS, BuildError
 
 
 @dataclass(frozen=True)
@@ -44,3 +46,29 @@ def get_arch(name: str) -> Arch:
 def qemu_command(arch: str, exe: Path, args: list[str]) -> list[str]:
     a = ARCHES[arch]
     return [a.qemu, "-L", a.sysroot, str(exe), *map(str, args)]
+
+
+def build_bare_a64(sources: list[Path], out: Path, opt: str = "-O2", defines: tuple[str, ...] = ()) -> Path:
+    """Link the library and a driver (with the library's strict warnings)
+    with kwsdk/targets/rpi/bare_a64.c into a static AArch64 ELF that needs
+    no OS: the input of kwsdk.report's instruction counts."""
+    a = get_arch("aarch64")
+    start = Path(__file__).parent / "targets" / "rpi" / "bare_a64.c"
+    base = [a.cc, *a.flags, opt, "-ffreestanding", "-fno-pie", "-ffunction-sections", "-fdata-sections"]
+    incs = sorted({f"-I{Path(s).parent}" for s in sources})
+    objs = []
+    jobs = [(src, [*STRICT_CFLAGS, *(f"-D{d}" for d in defines), *incs]) for src in sources if src.suffix == ".c"]
+    jobs.append((start, ["-fno-tree-loop-distribute-patterns"]))  # its loops must not call themselves
+    for src, extra in jobs:
+        obj = out.parent / f"{out.name}.{src.stem}.o"
+        _run([*base, *extra, "-c", str(src), "-o", str(obj)])
+        objs.append(str(obj))
+    _run([a.cc, *a.flags, "-nostdlib", "-static", "-no-pie", "-Wl,--gc-sections", "-e", "_start", *objs,
+          "-lgcc", "-o", str(out)])
+    return out
+
+
+def _run(cmd: list[str]) -> None:
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BuildError(f"{' '.join(cmd)}\n{proc.stdout}{proc.stderr}")

@@ -4,10 +4,12 @@ bit-exact against the integer reference with events firing."""
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from kwsdk.rpi import ARCHES, qemu_command
-from tests.helpers import verify_json
+from tests.helpers import kwsdk, verify_json
 
 
 @pytest.mark.parametrize("arch", sorted(ARCHES))
@@ -40,3 +42,33 @@ def test_rpi_export_cross_builds(arch, machine, qrun, tmp_path):
     assert "-mcpu=native" in (native / "Makefile").read_text() and not (native / "libkws.so").exists()
     bad = kwsdk("export", "--run", qrun, "--out", tmp_path / "x", "--target", "rpi", check=False)
     assert bad.returncode == 2 and "--arch" in bad.stderr
+
+
+def test_report_aarch64(qrun):
+    """Instruction counts of the Pi's 64-bit build, run bare in unicorn."""
+    r = json.loads(kwsdk("report", "--run", qrun, "--target", "rpi-aarch64", "--json").stdout)
+    assert r["target"] == "rpi-aarch64" and "flash_bytes" not in r
+    assert r["split"]["frontend"] > 0 and r["split"]["model"] > 0 and r["split"]["detector"] > 0
+    assert abs(sum(r["split"].values()) - r["instructions_per_second"]) < 1
+    assert 0.5 < r["instructions_per_mac_model"] < 20 and 100 < r["stack_bytes"] < 16384
+
+
+def test_aarch64_counts_are_exact_and_attributed(tmp_path):
+    """A loop of n iterations: the count grows by the same amount for every
+    extra n, and the part written to kws_bench_phase gets the loop's work."""
+    from kwsdk.report import count_instructions_a64
+    from kwsdk.rpi import build_bare_a64
+
+    def counts(n: int) -> dict:
+        src = tmp_path / f"loop{n}.c"
+        src.write_text("#include <stdint.h>\nvolatile uint32_t kws_bench_phase;\nint main(int argc, char **argv);\n"
+                       "int main(int argc, char **argv)\n{\n    (void)argc;\n    (void)argv;\n    uint64_t s = 1u;\n"
+                       f"    kws_bench_phase = 3u;\n    for (uint32_t i = 0; i < {n}u; i++) {{\n"
+                       "        s = s * 2654435761u + i / 3u;\n    }\n    kws_bench_phase = 0u;\n"
+                       "    return s == 0u;\n}\n")
+        return count_instructions_a64(build_bare_a64([src], tmp_path / f"loop{n}", "-O1"))["instructions"]
+
+    c1, c2, c3 = counts(1000), counts(2000), counts(3000)
+    step = c2["model"] - c1["model"]
+    assert step >= 3000 and c3["model"] - c2["model"] == step  # >= 3 instructions per iteration
+    assert c1["frontend"] == c2["frontend"] == 0 and c1["other"] == c2["other"] > 0
