@@ -69,7 +69,7 @@ def cmd_eval(args) -> int:
         def summary(r):
             print(f"stream: {r['stream_hours'] * 60:.1f} min, {r['keywords_spoken']} keywords spoken")
             print(f"recall {r['recall']:.4f}  false accepts/hour {r['false_accepts_per_hour']:.2f}  "
-                  f"(threshold {r['threshold']:.2f})")
+                  f"(threshold {r['threshold']:g})")
             print(f"best recall at <= 2 false accepts/hour: {r['best_recall_at_2_fa_per_hour']:.4f}")
             print(f"curve: {r['curve_png']}")
     else:

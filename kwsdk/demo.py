@@ -94,7 +94,7 @@ def run_demo(out: Path, cache_dir: Path | None, progress: bool, log=print) -> di
         ("test accuracy", f"{clips['accuracy']:.3f} (confusion: {clips['confusion_png']})"),
         ("on device features", f"{clips_int['accuracy']:.3f} with the integer frontend"),
         ("stream", f"recall {stream['recall']:.3f}, {stream['false_accepts_per_hour']:.1f} false accepts/h "
-                   f"at threshold {stream['threshold']:.2f}"),
+                   f"at threshold {stream['threshold']:g}"),
         ("onnx", str(run / "model.onnx")),
         ("frontend C", f"{fc['c_mismatches']} frames differ from the integer reference; SNR vs float "
                        f"{fc['snr_db']:.1f} dB; VAD agreement {100 * fc['vad_agreement']:.2f}% "

@@ -25,7 +25,9 @@ from kwsdk.train import clip_features, evaluate_clips, load_model
 EVAL_STREAM = StreamConfig(gap_min=0.5, gap_max=3.0, p_keyword=0.5, p_unknown=0.25, digital_silence_prob=0.0)
 EVAL_AUGMENT = AugmentConfig(noise_prob=1.0, snr_db_min=5.0, snr_db_max=20.0, gain_db_min=-20.0, gain_db_max=0.0,
                              speed_min=1.0, speed_max=1.0)
-SWEEP = np.round(np.arange(0.30, 0.991, 0.01), 2)
+# Thresholds swept for the stream curve and calibration: finer near 1, where
+# a confident model's low-false-accept operating points lie.
+SWEEP = np.concatenate([np.round(np.arange(0.30, 0.985, 0.01), 2), [0.99, 0.993, 0.995, 0.997, 0.998, 0.999]])
 
 
 def _pyplot():
@@ -166,7 +168,7 @@ def save_curve_png(curve: list[dict], res: dict, path: Path) -> None:
     fig, ax = plt.subplots(figsize=(6, 4))
     ax.plot([c["false_accepts_per_hour"] for c in curve], [c["recall"] for c in curve], ".-")
     ax.plot([res["false_accepts_per_hour"]], [res["recall"]], "o", color="red",
-            label=f"threshold {res['threshold']:.2f}")
+            label=f"threshold {res['threshold']:g}")
     ax.set_xscale("symlog", linthresh=1.0)
     ax.set_xlabel("false accepts per hour")
     ax.set_ylabel("keyword recall")

@@ -292,7 +292,7 @@ def finish(out: Path, cfg: RunConfig, cats, prep: Prepared, test_clips, history,
         det = calibrate(out, model, cfg, cats, prep.dataset.split("val"), prep.dataset.noise,
                         cfg.train.calibrate_minutes, cfg.train.target_fa_per_hour)
         metrics["detector_threshold"] = det.threshold
-        log(f"detector threshold {det.threshold:.2f} (<= {cfg.train.target_fa_per_hour:g} false accepts/h "
+        log(f"detector threshold {det.threshold:g} (<= {cfg.train.target_fa_per_hour:g} false accepts/h "
             f"on a {cfg.train.calibrate_minutes:g} min validation stream)")
     export_onnx(model, out / "model.onnx")
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
