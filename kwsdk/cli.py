@@ -47,9 +47,12 @@ def cmd_train(args) -> int:
     for attr, section, field in [("max_per_class", "data", "max_per_class"), ("bad_list", "data", "bad_list"),
                                  ("epochs", "train", "epochs"), ("seed", "train", "seed"),
                                  ("threads", "train", "threads"), ("cell", "model", "cell"),
-                                 ("hidden", "model", "hidden"), ("layers", "model", "layers")]:
+                                 ("hidden", "model", "hidden"), ("layers", "model", "layers"),
+                                 ("teacher", "train", "teacher")]:
         value = getattr(args, attr)
         if value is not None:
+            if attr == "teacher":  # the run folder records where its teacher is, from anywhere
+                value = str(Path(value).resolve())
             setattr(getattr(cfg, section), field, value)
     metrics = train(Path(args.data), Path(args.out), cfg, _cache(args), progress=not args.quiet, log=log)
     if metrics:
@@ -298,6 +301,9 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--hidden", type=int, help="recurrent units per layer")
     t.add_argument("--layers", type=int, choices=[1, 2, 3])
     t.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+    t.add_argument("--teacher", help="trained run folder to distill from (same features and keywords): the model "
+                                     "also learns its per-frame posteriors (see train.distill_weight, "
+                                     "train.distill_temperature)")
     _common(t)
     t.set_defaults(func=cmd_train)
 

@@ -158,6 +158,11 @@ class TrainConfig:
     # After training: pick the detection threshold on a validation stream.
     calibrate_minutes: float = 20.0
     target_fa_per_hour: float = 1.0
+    # Distillation: a trained run folder whose per-frame posteriors (at
+    # distill_temperature) the model also learns, with this share of the loss.
+    teacher: str = ""
+    distill_weight: float = 0.5
+    distill_temperature: float = 2.0
 
 
 @dataclass

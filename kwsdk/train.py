@@ -6,6 +6,9 @@ per-frame targets, so the model keeps working on a stream without resets.
 Validation uses single clips (the clip decision of kwsdk.detector); the best
 validation checkpoint is kept.
 
+Optional distillation (train.teacher): a trained run's per-frame
+posteriors on the same batch are a second target (KL at a temperature).
+
 Resumable: the full training state (model, optimizer, schedule, history) is
 written atomically after every epoch; re-running the same command continues.
 Each epoch's randomness is derived from (seed, epoch, rank), so a resumed run
@@ -159,6 +162,33 @@ class Distributed:
             dist.destroy_process_group()
 
 
+def load_teacher(cfg: RunConfig, categories: list[str]) -> KWSModel | None:
+    """The distillation teacher of cfg.train.teacher (None when unset), checked
+    to take the same features and predict the same categories."""
+    if not cfg.train.teacher:
+        return None
+    if not 0.0 < cfg.train.distill_weight <= 1.0 or cfg.train.distill_temperature <= 0:
+        raise ConfigError("train.distill_weight must be in (0, 1] and train.distill_temperature > 0")
+    t_cfg, t_cats, teacher = load_model(Path(cfg.train.teacher))
+    if t_cats != categories:
+        raise ConfigError(f"teacher {cfg.train.teacher}: categories {t_cats} differ from this run's {categories}")
+    if t_cfg.features != cfg.features:
+        raise ConfigError(f"teacher {cfg.train.teacher}: trained on other features ({t_cfg.features.preset}, "
+                          f"frontend {t_cfg.features.frontend}); use the same feature config")
+    for p in teacher.parameters():
+        p.requires_grad_(False)
+    return teacher.eval()
+
+
+def distill_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: float) -> torch.Tensor:
+    """Per-frame KL(teacher || student) at `temperature`, scaled by T^2 so its
+    gradients keep their size across temperatures (Hinton et al.)."""
+    c = student.shape[-1]
+    log_p = torch.log_softmax(student.reshape(-1, c) / temperature, -1)
+    q = torch.softmax(teacher.reshape(-1, c) / temperature, -1)
+    return nn.functional.kl_div(log_p, q, reduction="batchmean") * temperature ** 2
+
+
 @torch.no_grad()
 def update_ema(ema: KWSModel, model: KWSModel, decay: float) -> None:
     for e, p in zip(ema.parameters(), model.parameters()):
@@ -191,6 +221,7 @@ def train(data_dir: Path, out: Path, cfg: RunConfig, cache_dir: Path | None = No
                               f"re-run with its config ({out / 'config.json'}) or another --out")
     prep = prepare_data(data_dir, cfg, cache_dir, progress)
     cats = prep.categories
+    teacher = load_teacher(cfg, cats)  # before the run folder is written: a bad teacher leaves no trace
     val_clips, test_clips = prep.dataset.split("val"), prep.dataset.split("test")
     frontend = make_frontend(cfg.features)
     torch.manual_seed(cfg.train.seed)
@@ -238,8 +269,12 @@ def train(data_dir: Path, out: Path, cfg: RunConfig, cache_dir: Path | None = No
                    disable=not progress, leave=False, file=sys.stderr)
         for _ in bar:
             x, y = prep.builder.batch(rng, cfg.train.batch_size, frontend)
-            logits, _ = net(torch.from_numpy(x))
+            xt = torch.from_numpy(x)
+            logits, _ = net(xt)
             loss = loss_fn(logits.reshape(-1, logits.shape[-1]), torch.from_numpy(y).reshape(-1))
+            if teacher is not None:
+                loss = (1 - cfg.train.distill_weight) * loss + cfg.train.distill_weight * \
+                    distill_loss(logits, teacher(xt)[0], cfg.train.distill_temperature)
             opt.zero_grad()
             loss.backward()
             if cfg.train.grad_clip > 0:

@@ -150,3 +150,26 @@ def test_train_on_integer_frontend(tmp_path):
           "--frontend", "integer", "--cache-dir", tmp_path / "cache")
     assert RunConfig.load(run / "config.json").features.frontend == "integer"
     assert 0 <= json.loads((run / "metrics.json").read_text())["test_accuracy"] <= 1
+
+
+def test_distillation_from_a_teacher(tiny_run, tmp_path):
+    """A student distils from a trained run: the teacher is recorded as an
+    absolute path; the loss is zero when the student equals the teacher at
+    temperature 1 and grows when they differ; a teacher with other keywords
+    or features is a one-line error."""
+    from kwsdk.train import distill_loss
+
+    run = tmp_path / "student"
+    kwsdk("train", "--data", SAMPLE, "--out", run, "--config", tiny_config(tmp_path, epochs=1), "--quiet",
+          "--hidden", "8", "--teacher", tiny_run, "--cache-dir", tmp_path / "cache")
+    assert RunConfig.load(run / "config.json").train.teacher == str(Path(tiny_run).resolve())
+    assert 0 <= json.loads((run / "metrics.json").read_text())["test_accuracy"] <= 1
+    x = torch.randn(2, 5, 4)
+    assert float(distill_loss(x, x, 1.0)) < 1e-6 < float(distill_loss(x, x.flip(-1), 1.0))
+    p = kwsdk("train", "--data", SAMPLE, "--out", tmp_path / "other", "--config", tiny_config(tmp_path, epochs=1),
+              "--keywords", "yes,left", "--teacher", tiny_run, "--quiet", "--cache-dir", tmp_path / "cache",
+              check=False)
+    assert p.returncode == 2 and "categories" in p.stderr.splitlines()[-1] and "Traceback" not in p.stderr
+    p = kwsdk("train", "--data", SAMPLE, "--out", tmp_path / "ell", "--config", tiny_config(tmp_path, epochs=1),
+              "--preset", "ell", "--teacher", tiny_run, "--quiet", "--cache-dir", tmp_path / "cache", check=False)
+    assert p.returncode == 2 and "other features" in p.stderr and "Traceback" not in p.stderr
