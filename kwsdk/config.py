@@ -176,6 +176,9 @@ class DetectorConfig:
     threshold: float = 0.6
     thresholds: dict[str, float] = field(default_factory=dict)  # per-keyword overrides
     refractory_s: float = 1.0
+    # Clip decisions only: a clip whose best non-silence smoothed posterior
+    # is below this is `_silence_`. Training calibrates it on the validation clips.
+    clip_floor: float = 0.4
 
 
 @dataclass

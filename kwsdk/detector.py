@@ -22,13 +22,15 @@ float rounding. The event's score is round(S / K) in q15.
 
 Clip decision (single 1 s utterance): the largest smoothed posterior over
 time of each non-silence category; if the best is below `clip_floor`
-the clip is `_silence_`, else that category.
+the clip is `_silence_`, else that category. Training picks each run's
+clip_floor on its validation clips (calibrate_clip_floor).
 
 Device-safe: numpy only.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from dataclasses import dataclass
 from pathlib import Path
@@ -38,10 +40,8 @@ import numpy as np
 from kwsdk.config import DetectorConfig, RunConfig
 
 NON_KEYWORDS = ("_unknown_", "_silence_")
-# Chosen on the validation split of speech_commands_dev: 0.4 was the best
-# (or tied best) of 0.2-0.6 for every model tried there; 0.5 called 2-3%
-# of quiet keyword clips silence.
-CLIP_FLOOR = 0.4
+CLIP_FLOOR = DetectorConfig.clip_floor  # the default; training calibrates a run's own
+CLIP_FLOORS = (0.2, 0.25, 0.3, 0.35, 0.4, 0.45, 0.5, 0.55, 0.6)
 
 
 @dataclass(frozen=True)
@@ -187,15 +187,27 @@ def detect(posteriors: np.ndarray, categories: list[str], cfg: DetectorConfig,
     return Detector(categories, cfg, frames_per_second).process(posteriors)
 
 
-def clip_decisions(posteriors: np.ndarray, categories: list[str], smooth_frames: int) -> np.ndarray:
+def clip_decisions(posteriors: np.ndarray, categories: list[str], det: DetectorConfig) -> np.ndarray:
     """clip_decision for every clip of (N, T, C) posteriors: (N,) int64."""
-    return np.array([clip_decision(p, categories, smooth_frames) for p in posteriors], np.int64)
+    return np.array([clip_decision(p, categories, det.smooth_frames, det.clip_floor) for p in posteriors], np.int64)
 
 
-def clip_decision(posteriors: np.ndarray, categories: list[str], smooth_frames: int) -> int:
+def clip_decision(posteriors: np.ndarray, categories: list[str], smooth_frames: int,
+                  floor: float = CLIP_FLOOR) -> int:
     """Category index for one utterance clip, from its (T, C) posteriors."""
     s = smooth(posteriors, smooth_frames).max(axis=0)
     silence = categories.index("_silence_")
     s[silence] = -np.inf
     best = int(np.argmax(s))
-    return best if s[best] >= CLIP_FLOOR else silence
+    return best if s[best] >= floor else silence
+
+
+def calibrate_clip_floor(posteriors: np.ndarray, categories: list[str], det: DetectorConfig,
+                         truth: np.ndarray) -> float:
+    """The clip floor of CLIP_FLOORS with the best accuracy on labelled clips
+    (ties: the one nearest the default)."""
+    def score(f: float) -> tuple[float, float]:
+        pred = clip_decisions(posteriors, categories, dataclasses.replace(det, clip_floor=f))
+        return float((pred == truth).mean()), -abs(f - CLIP_FLOOR)
+
+    return max(CLIP_FLOORS, key=score)

@@ -83,7 +83,8 @@ def load_run_and_split(run_dir: Path, data_dir: Path, split: str, cache_dir: Pat
 def eval_clips(run_dir: Path, data_dir: Path, split: str, cache_dir: Path | None, progress: bool,
                frontend: str | None = None) -> dict:
     cfg, cats, model, ds, clips = load_run_and_split(run_dir, data_dir, split, cache_dir, progress, frontend)
-    res = evaluate_clips(model, clips, clip_features(clips, cfg, cache_dir), cfg, cats)
+    det = detector_config(run_dir, cfg)
+    res = evaluate_clips(model, clips, clip_features(clips, cfg, cache_dir), cfg, cats, det)
     res["split"] = split
     res["frontend"] = cfg.features.frontend
     res["skipped"] = len(ds.skipped)

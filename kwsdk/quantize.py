@@ -26,7 +26,7 @@ import numpy as np
 import torch
 
 from kwsdk.config import ConfigError
-from kwsdk.detector import clip_decisions
+from kwsdk.detector import clip_decisions, detector_config
 from kwsdk.fileio import atomic_write_text
 from kwsdk.fixedpoint import quantize_multipliers, to_fixed
 from kwsdk.frontend.integer import IntegerFrontend, clip_pcm16
@@ -138,8 +138,9 @@ def quantize_run(run_dir: Path, data_dir: Path, weight_bits: int = 8, cache_dir:
     p_float = posteriors(model, clip_features(clips, cfg, cache_dir))  # PyTorch on the run's own features
     feats_int = np.stack([ife.analyze(clip_pcm16(c.audio, clip_length(cfg))).features for c in clips])
     p_int = int_posteriors(q, feats_int)
-    pred_float = clip_decisions(p_float, cats, cfg.detector.smooth_frames)
-    pred_int = clip_decisions(p_int, cats, cfg.detector.smooth_frames)
+    det = detector_config(run_dir, cfg)
+    pred_float = clip_decisions(p_float, cats, det)
+    pred_int = clip_decisions(p_int, cats, det)
     m_float, m_int = clip_metrics(true, pred_float, cats), clip_metrics(true, pred_int, cats)
     report = {
         "run": str(run_dir), "weight_bits": weight_bits, "n": len(clips),

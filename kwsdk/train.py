@@ -19,6 +19,7 @@ equals an uninterrupted one. Runs unchanged under
 from __future__ import annotations
 
 import copy
+import dataclasses
 import io
 import json
 import os
@@ -33,9 +34,9 @@ import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
-from kwsdk.config import ConfigError, RunConfig
+from kwsdk.config import ConfigError, DetectorConfig, RunConfig
 from kwsdk.data import Dataset, load_dataset
-from kwsdk.detector import clip_decisions
+from kwsdk.detector import calibrate_clip_floor, clip_decisions
 from kwsdk.fileio import atomic_write_bytes, atomic_write_text
 from kwsdk.frontend import make_frontend
 from kwsdk.frontend.features import Frontend, cached_features
@@ -83,9 +84,11 @@ def posteriors(model: KWSModel, feats: np.ndarray, batch: int = 256) -> np.ndarr
     return np.concatenate(out) if out else np.zeros((0, feats.shape[1], model.n_classes))
 
 
-def evaluate_clips(model: KWSModel, clips, feats: np.ndarray, cfg: RunConfig, categories) -> dict:
+def evaluate_clips(model: KWSModel, clips, feats: np.ndarray, cfg: RunConfig, categories,
+                   det: DetectorConfig | None = None) -> dict:
+    """Clip metrics with `det`'s clip decision (default: the config's detector)."""
     post = posteriors(model, feats)
-    pred = clip_decisions(post, categories, cfg.detector.smooth_frames)
+    pred = clip_decisions(post, categories, det or cfg.detector)
     true = np.array([categories.index(c.label) for c in clips], np.int64)
     return clip_metrics(true, pred, categories)
 
@@ -318,17 +321,26 @@ def finish(out: Path, cfg: RunConfig, cats, prep: Prepared, test_clips, history,
                "train_seconds": seconds, "history": history,
                "params": model.n_params(),
                "macs_per_second": model.macs_per_frame() * cfg.features.frames_per_second}
+    det, val_clips = cfg.detector, prep.dataset.split("val")
+    if val_clips:
+        truth = np.array([cats.index(c.label) for c in val_clips])
+        post = posteriors(model, clip_features(val_clips, cfg, cache_dir))
+        det = dataclasses.replace(det, clip_floor=calibrate_clip_floor(post, cats, det, truth))
+        metrics["clip_floor"] = det.clip_floor
+        log(f"clip floor {det.clip_floor:g} (best clip accuracy on the validation split)")
     if test_clips:
-        test = evaluate_clips(model, test_clips, clip_features(test_clips, cfg, cache_dir), cfg, cats)
+        test = evaluate_clips(model, test_clips, clip_features(test_clips, cfg, cache_dir), cfg, cats, det)
         metrics["test_accuracy"] = test["accuracy"]
         metrics["test"] = test
         log(f"test accuracy {test['accuracy']:.4f} on {test['n']} clips (best epoch {best['epoch']})")
-    if prep.dataset.split("val") and cfg.train.calibrate_minutes > 0:
-        det = calibrate(out, model, cfg, cats, prep.dataset.split("val"), prep.dataset.noise,
+    if val_clips and cfg.train.calibrate_minutes > 0:  # writes detector.json
+        det = calibrate(out, model, dataclasses.replace(cfg, detector=det), cats, val_clips, prep.dataset.noise,
                         cfg.train.calibrate_minutes, cfg.train.target_fa_per_hour)
         metrics["detector_threshold"] = det.threshold
         log(f"detector threshold {det.threshold:g} (<= {cfg.train.target_fa_per_hour:g} false accepts/h "
             f"on a {cfg.train.calibrate_minutes:g} min validation stream)")
+    elif val_clips:
+        atomic_write_text(out / "detector.json", json.dumps(dataclasses.asdict(det), indent=2) + "\n")
     export_onnx(model, out / "model.onnx")
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     (out / "checkpoint.pt").unlink(missing_ok=True)

@@ -31,7 +31,7 @@ import numpy as np
 from kwsdk.codegen.library import driver_source
 from kwsdk import rpi
 from kwsdk.config import ConfigError, DetectorConfig
-from kwsdk.detector import CLIP_FLOOR, clip_decisions
+from kwsdk.detector import clip_decisions
 from kwsdk.export import device_detector, library_sources, load_quantized
 from kwsdk.frontend.integer import clip_pcm16, to_pcm16
 from kwsdk.hostbuild import build_executable, run_passing, write_sources
@@ -190,8 +190,8 @@ def verify(run_dir: Path, data_dir: Path, target: str = "host", split: str = "te
     true = np.array([cats.index(c.label) for c in clips])
     p_float = posteriors(model, clip_features(clips, cfg, cache_dir))
     p_dev = c_clips["posteriors"].reshape(len(clips), frames, -1) / 32768.0
-    pred_float = clip_decisions(p_float, cats, cfg.detector.smooth_frames)
-    pred_dev = clip_decisions(p_dev, cats, cfg.detector.smooth_frames)
+    pred_float = clip_decisions(p_float, cats, det)
+    pred_dev = clip_decisions(p_dev, cats, det)
     return {
         "target": tgt.name, "split": split, "n_clips": len(clips), "n_frames": len(c_clips) + len(c_stream),
         "c_mismatches": bad_frames + int(stream_bad.sum()), "c_mismatch_clips": bad_clips[:20],
@@ -199,5 +199,5 @@ def verify(run_dir: Path, data_dir: Path, target: str = "host", split: str = "te
         "accuracy_float": float((pred_float == true).mean()), "accuracy_device": float((pred_dev == true).mean()),
         "events_identical": c_events == ref_events, "n_events": len(c_events),
         "stream_seconds": len(stream) / cfg.features.sample_rate, "chunk": chunk, "stream_chunk": STREAM_CHUNK,
-        "clip_floor": CLIP_FLOOR, "options": {"vad_reset": options.vad_reset, "vad_gate": options.vad_gate},
+        "clip_floor": det.clip_floor, "options": {"vad_reset": options.vad_reset, "vad_gate": options.vad_gate},
     }

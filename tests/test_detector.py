@@ -2,7 +2,7 @@ import numpy as np
 import pytest
 
 from kwsdk.config import DetectorConfig
-from kwsdk.detector import Detector, clip_decision, detect, smooth
+from kwsdk.detector import Detector, calibrate_clip_floor, clip_decision, detect, smooth
 
 CATS = ["yes", "no", "_unknown_", "_silence_"]
 
@@ -58,5 +58,16 @@ def test_streaming_in_chunks_is_identical():
 def test_clip_decision():
     assert clip_decision(posteriors_with_bumps(60, [(20, 40, 1)]), CATS, 5) == 1
     assert clip_decision(posteriors_with_bumps(60, [(20, 40, 2)]), CATS, 5) == 2
-    assert clip_decision(posteriors_with_bumps(60, [(20, 22, 0)]), CATS, 5) == 3  # too brief: silence
+    assert clip_decision(posteriors_with_bumps(60, [(20, 21, 0)]), CATS, 5) == 3  # too brief: silence
     assert clip_decision(posteriors_with_bumps(60, []), CATS, 5) == 3
+    brief = posteriors_with_bumps(60, [(20, 22, 0)])  # smoothed peak 0.4
+    assert clip_decision(brief, CATS, 5, floor=0.4) == 0 and clip_decision(brief, CATS, 5, floor=0.45) == 3
+
+
+def test_clip_floor_calibration():
+    """The floor with the best accuracy wins; ties go to the one nearest the default."""
+    det = DetectorConfig(smooth_frames=5)
+    clips = np.stack([posteriors_with_bumps(60, [(20, 20 + n, 0)]) for n in (1, 2, 3, 5)])  # peaks .2 .4 .6 1
+    assert calibrate_clip_floor(clips, CATS, det, np.array([3, 3, 0, 0])) == 0.45  # 0.45-0.6 tie
+    assert calibrate_clip_floor(clips, CATS, det, np.array([3, 0, 0, 0])) == 0.4  # 0.25-0.4 tie
+    assert calibrate_clip_floor(clips, CATS, det, np.array([0, 0, 0, 0])) == 0.2

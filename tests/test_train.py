@@ -11,6 +11,7 @@ import numpy as np
 import torch
 
 from kwsdk.config import RunConfig
+from kwsdk.detector import CLIP_FLOORS
 from tests.helpers import SAMPLE, kwsdk, tiny_config
 
 
@@ -23,6 +24,8 @@ def test_run_folder_contents(tiny_run):
     assert cats == ["yes", "no", "up", "down", "left", "right", "on", "off", "stop", "go", "_unknown_", "_silence_"]
     m = json.loads((tiny_run / "metrics.json").read_text())
     assert 0 <= m["test_accuracy"] <= 1 and len(m["history"]) == 2
+    det = json.loads((tiny_run / "detector.json").read_text())
+    assert det["clip_floor"] == m["clip_floor"] and m["clip_floor"] in CLIP_FLOORS  # calibrated on val clips
     cfg = RunConfig.load(tiny_run / "config.json")  # the resolved config round-trips
     assert cfg.model.hidden == 16 and cfg.features.n_mels == 40
 

@@ -27,8 +27,8 @@ AGREEMENT_MIN = 0.98  # top-1 clip agreement with kwsdk's C that `verify` requir
 EVENT_TOLERANCE_S = 0.2  # events of the two models this close (same keyword) count as the same
 
 
-def _decisions(post_q15: np.ndarray, n: int, cats, smooth: int) -> np.ndarray:
-    return clip_decisions(post_q15.reshape(n, -1, len(cats)) / 32768.0, cats, smooth)
+def _decisions(post_q15: np.ndarray, n: int, cats, det) -> np.ndarray:
+    return clip_decisions(post_q15.reshape(n, -1, len(cats)) / 32768.0, cats, det)
 
 
 def matched_events(a: list, b: list, tolerance_frames: int) -> int:
@@ -95,9 +95,8 @@ def verify_tflite(run_dir: Path, data_dir: Path, runtime: str, split: str = "tes
     p_float = posteriors(model, clip_features(clips, cfg, cache_dir))  # PyTorch on the run's own features
 
     true = np.array([cats.index(c.label) for c in clips])
-    smooth = cfg.detector.smooth_frames
-    d_tfl, d_c = _decisions(p_tfl, len(clips), cats, smooth), _decisions(p_c, len(clips), cats, smooth)
-    d_float = clip_decisions(p_float, cats, smooth)
+    d_tfl, d_c = _decisions(p_tfl, len(clips), cats, det), _decisions(p_c, len(clips), cats, det)
+    d_float = clip_decisions(p_float, cats, det)
     # PyTorch float on the integer frontend's features: the float .tflite's exact reference.
     p_float_int = posteriors(model, (feats / float(1 << q.feature_frac)).astype(np.float32))
 
