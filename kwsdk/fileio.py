@@ -54,3 +54,14 @@ def atomic_make_dir(path: Path, fill: Callable[[Path], None]) -> Path:
         if tmp.exists():
             shutil.rmtree(tmp, ignore_errors=True)
     return path
+
+
+def atomic_write_npz(path: Path, arrays: dict) -> None:
+    """np.savez of `arrays` to `path`, atomically."""
+    import numpy as np
+
+    def write(tmp: Path) -> None:
+        with open(tmp, "wb") as f:
+            np.savez(f, **arrays)
+
+    atomic_write(Path(path), write)

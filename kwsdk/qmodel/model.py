@@ -14,7 +14,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kwsdk.fileio import atomic_write
+from kwsdk.fileio import atomic_write_npz
 from kwsdk.qmodel.linear import QLinear
 from kwsdk.qmodel.rnn import QLayer
 from kwsdk.qmodel.softmax import softmax_q15
@@ -54,12 +54,7 @@ class QuantModel:
                 _put(arrays, f"l{i}_{part}", getattr(l, part))
         _put(arrays, "head", self.head)
         arrays["meta"] = np.frombuffer(json.dumps(meta).encode(), np.uint8)
-
-        def write(tmp: Path) -> None:
-            with open(tmp, "wb") as f:
-                np.savez(f, **arrays)
-
-        atomic_write(Path(path), write)
+        atomic_write_npz(path, arrays)
 
     @classmethod
     def load(cls, path: Path) -> "QuantModel":

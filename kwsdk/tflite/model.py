@@ -43,7 +43,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kwsdk.fileio import atomic_write
+from kwsdk.fileio import atomic_write_npz
 from kwsdk.tflite.builder import Graph
 
 FC_FRAC = 11  # FC outputs and logits: 2**-11
@@ -84,12 +84,7 @@ class FloatModel:
         arrays = {"head_w": self.head_w, "head_b": self.head_b, "meta": np.frombuffer(meta, np.uint8)}
         for i, l in enumerate(self.layers):
             arrays.update({f"l{i}_{k}": getattr(l, k) for k in ("w_ih", "w_hh", "b_ih", "b_hh")})
-
-        def write(tmp: Path) -> None:
-            with open(tmp, "wb") as f:
-                np.savez(f, **arrays)
-
-        atomic_write(Path(path), write)
+        atomic_write_npz(path, arrays)
 
     @classmethod
     def load(cls, path: Path) -> "FloatModel":
