@@ -154,6 +154,8 @@ class TfliteDetector:
             det = DetectorConfig(**meta["detector"])
         except OSError as e:
             raise ConfigError(f"{path}: cannot read ({e.strerror})") from None
+        except ImportError as e:  # no runtime installed: say which package to install
+            raise ConfigError(f"{path}: {e}") from None
         except (ValueError, KeyError, TypeError) as e:
             raise ConfigError(f"{path}: {e}") from None
         self.categories, self.sample_rate = step.categories, fcfg.sample_rate
