@@ -34,12 +34,14 @@ def _emit(result: dict, as_json: bool, summary) -> None:
 
 
 def cmd_train(args) -> int:
-    from kwsdk.config import RunConfig, feature_preset
+    from kwsdk.config import RunConfig, feature_preset, model_preset
     from kwsdk.train import train
 
     cfg = RunConfig.load(args.config) if args.config else RunConfig()
     if args.preset:
         cfg.features = feature_preset(args.preset)
+    if args.model_preset:
+        cfg.model = model_preset(args.model_preset)
     if args.frontend:
         cfg.features.frontend = args.frontend
     if args.keywords:
@@ -297,6 +299,10 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--frontend", choices=["float", "integer"],
                    help="features to train on: the float reference (default) or the device's bit-exact "
                         "integer frontend")
+    t.add_argument("--model-preset", choices=["default", "tiny"],
+                   help="model size: default (2 x 128 GRU) or tiny (2 x 32 GRU: the whole device library fits "
+                        "32 KB of flash and 8 KB of RAM on a Cortex-M; distil it with --teacher for accuracy); "
+                        "--cell, --hidden and --layers override it")
     t.add_argument("--cell", choices=["gru", "lstm"])
     t.add_argument("--hidden", type=int, help="recurrent units per layer")
     t.add_argument("--layers", type=int, choices=[1, 2, 3])

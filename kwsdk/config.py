@@ -136,6 +136,18 @@ class ModelConfig:
     dropout: float = 0.1
 
 
+# Model presets: "default" is the accuracy model (2 x 128 GRU); "tiny" fits a
+# Cortex-M with 32 KB of flash and 8 KB of RAM for the whole device library
+# (measured by kwsdk report; see README).
+MODEL_PRESETS = {"default": {}, "tiny": {"hidden": 32, "layers": 2}}
+
+
+def model_preset(name: str) -> ModelConfig:
+    if name not in MODEL_PRESETS:
+        raise ConfigError(f"unknown model preset {name!r}; choose from {sorted(MODEL_PRESETS)}")
+    return ModelConfig(**MODEL_PRESETS[name])
+
+
 @dataclass
 class TrainConfig:
     epochs: int = 36

@@ -132,3 +132,17 @@ def test_dsp_and_portable_paths_are_bit_identical(defines, qrun, sample_clips, t
     out = run_driver(target, exe, records, 333, trace_dtype(q.n_features, q.n_classes, len(pipe.state_vector())))
     assert not any(b.any() for b in record_mismatches(out, pipe, records))
     assert np.abs(out["posteriors"]).sum() > 0
+
+
+def test_tiny_preset_fits_32k_flash_and_8k_ram(tmp_path):
+    """The tiny model preset's whole device library (frontend, VAD, model,
+    detector) fits a 32 KB flash / 8 KB RAM Cortex-M4 at -Os and -O2."""
+    from tests.helpers import SAMPLE, tiny_config
+
+    run = tmp_path / "tiny"
+    kwsdk("train", "--data", SAMPLE, "--out", run, "--config", tiny_config(tmp_path, epochs=1), "--model-preset",
+          "tiny", "--quiet", "--cache-dir", tmp_path / "cache")
+    kwsdk("quantize", "--run", run, "--data", SAMPLE, "--quiet", "--cache-dir", tmp_path / "cache")
+    for opt in ("-Os", "-O2"):
+        r = json.loads(kwsdk("report", "--run", run, "--target", "cortex-m4", f"--opt={opt}", "--json").stdout)
+        assert r["flash_bytes"] <= 32 * 1024 and r["ram_bytes"] <= 8 * 1024, r
