@@ -150,6 +150,7 @@ def model_context(q: QuantModel, dsp_layout: bool = True) -> dict:
                     _linear(f"kws_l{i}_hh", layer.hh, q.weight_bits, layout)]
     linears.append(_linear("kws_head", q.head, q.weight_bits, layout))
     tables = [dict(name=t.name, lo=t.x_lo, hi=t.x_hi, step_bits=t.step_bits, mask=(1 << t.step_bits) - 1,
+                   half=1 << (t.step_bits - 1),
                    max_error=f"{t.max_error_q15:.2f}",
                    array=c_array(_TABLE_CTYPES[t.name], f"kws_{t.name}_table", t.table, 12))
               for t in (SIGMOID, TANH, EXPNEG)]
