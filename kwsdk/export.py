@@ -86,7 +86,8 @@ def library_footprint(lib: Path) -> dict:
     binding.kws_state_size.restype = ctypes.c_size_t
     state = int(binding.kws_state_size())
     syms = {k: v for k, v in nm_sizes(lib).items() if k.startswith("kws_")}
-    weights = sum(n for k, (t, n) in syms.items() if t in "rR" and k.endswith(("_w", "_mult", "_shift", "_bias")))
+    weights = sum(n for k, (t, n) in syms.items()
+                  if t in "rR" and k.endswith(("_w", "_mult", "_shift", "_bias", "_mult_offset")))
     rodata = sum(n for t, n in syms.values() if t in "rR")
     code = sum(n for t, n in syms.values() if t in "tT")
     return {"weight_bytes": weights, "table_bytes": rodata - weights, "code_bytes_host": code, "state_bytes": state}

@@ -124,10 +124,13 @@ def test_export_thresholds_and_cmake(qrun, tmp_path):
     assert (build / "libkws.a").is_file()
 
 
-@pytest.mark.parametrize("cell", ["gru", "lstm"])
-def test_saturating_inputs_under_sanitizers(cell, sample_clips, tmp_path):
+@pytest.mark.parametrize("cell,dsp_layout", [("gru", True), ("lstm", True), ("gru", False)],
+                         ids=["gru", "lstm", "gru-nodsp"])
+def test_saturating_inputs_under_sanitizers(cell, dsp_layout, sample_clips, tmp_path):
     """Full-scale square waves, clipped noise and silence through a model whose
-    gates and cell state saturate, under ASan + UBSan, against the reference."""
+    gates and cell state saturate, under ASan + UBSan, against the reference;
+    int8 weights in the layout of cores with the DSP extension (the host runs
+    its arithmetic in portable C) and of cores without."""
     from kwsdk.codegen.library import driver_source, generate_library
     from kwsdk.config import VadConfig, feature_preset
     from kwsdk.hostbuild import write_sources
@@ -136,7 +139,7 @@ def test_saturating_inputs_under_sanitizers(cell, sample_clips, tmp_path):
 
     fcfg, vcfg, det = feature_preset("default"), VadConfig(), DetectorConfig(**LOW)
     _, q = make_quant(cell, 2, 8, sample_features(sample_clips))
-    files = generate_library(fcfg, vcfg, q, det, PipelineOptions(vad_reset=True))
+    files = generate_library(fcfg, vcfg, q, det, PipelineOptions(vad_reset=True), dsp_layout)
     files["kws_main.c"] = driver_source(cell)
     target = get_target("host-sanitize")
     exe = target.build(write_sources(files, tmp_path / "src"), tmp_path / "kws_main")

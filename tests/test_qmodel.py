@@ -1,7 +1,8 @@
 """The quantized model: every kernel's C against its Python reference
 (bit-exact), the whole step for GRU and LSTM, 1 and 2 layers, int8 and int16
-weights, on real, random and extreme inputs; and the integer model against
-PyTorch float."""
+weights, on real, random and extreme inputs, in the weight layouts of cores
+with and without the DSP extension; the layouts' arithmetic in numpy; and the
+integer model against PyTorch float."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import numpy as np
 import pytest
 import torch
 
+from kwsdk.codegen.model import PAIRS_COLS, pack_weights, requant_offsets, weight_layout
+from kwsdk.fixedpoint import mul_by_multiplier, saturate
 from kwsdk.qmodel.act import EXPNEG, SIGMOID, TANH, act_q15
 from kwsdk.qmodel.cmodel import CModel
 from kwsdk.qmodel.linear import QLinear
@@ -24,7 +27,8 @@ def feats(sample_clips):
 
 @pytest.fixture(scope="module")
 def built(feats, tmp_path_factory):
-    """variant -> (torch model, QuantModel, CModel)."""
+    """variant -> (torch model, QuantModel, CModel), the CModel in the weight
+    layout of cores with the DSP extension."""
     out = {}
     for v in VARIANTS:
         model, q = make_quant(*v, feats)
@@ -32,13 +36,27 @@ def built(feats, tmp_path_factory):
     return out
 
 
+@pytest.fixture(scope="module")
+def built_no_dsp(built, tmp_path_factory):
+    """int8 variant -> CModel in the weight layout of cores without the DSP
+    extension (int16 weights have one layout)."""
+    return {v: CModel(q, tmp_path_factory.mktemp("cmodel-nodsp-" + "-".join(map(str, v))), dsp_layout=False)
+            for v, (_, q, _) in built.items() if v[2] == 8}
+
+
 def _extreme(rng, n: int) -> np.ndarray:
     return np.where(rng.random((n, 40)) < 0.5, 32767, -32768).astype(np.int16)
 
 
-@pytest.mark.parametrize("variant", VARIANTS, ids=lambda v: "-".join(map(str, v)))
-def test_step_bit_exact(variant, built, feats):
+STEP_CASES = [(v, True) for v in VARIANTS] + [(v, False) for v in VARIANTS if v[2] == 8]
+
+
+@pytest.mark.parametrize("variant,dsp", STEP_CASES,
+                         ids=lambda v: "-".join(map(str, v)) if isinstance(v, tuple) else ("dsp" if v else "nodsp"))
+def test_step_bit_exact(variant, dsp, built, built_no_dsp, feats):
     _, q, c = built[variant]
+    if not dsp:
+        c = built_no_dsp[variant]
     rng = np.random.default_rng(1)
     inputs = [feats[i] for i in range(4)] + [rng.integers(-32768, 32768, (40, 40)).astype(np.int16),
                                              _extreme(rng, 40)]
@@ -61,18 +79,96 @@ def test_activations_bit_exact_and_bounded(built):
         assert t.max_error_q15 <= bound
 
 
-@pytest.mark.parametrize("bits", [8, 16])
-def test_linear_bit_exact_with_saturation(bits, built):
-    c = next(v[2] for k, v in built.items() if k[2] == bits)
+LINEAR_CASES = [("pairs", 8), ("col8", 8), ("rows", 16)]
+
+
+@pytest.mark.parametrize("layout,bits", LINEAR_CASES, ids=[c[0] for c in LINEAR_CASES])
+def test_linear_bit_exact_with_saturation(layout, bits, built, built_no_dsp):
+    """Every layout's kernel on shapes with a padded last block of rows (and
+    for "col8" columns past the last group of 8), with shifts that take the
+    fast requantization (33..63, j = 1 and 31 included) and the 64-bit one
+    (a left shift (negative) drives outputs into int32 saturation)."""
+    v = next(k for k in built if k[2] == bits)
+    c = built_no_dsp[v] if layout == "col8" else built[v][2]
+    assert c.layout == layout
     rng = np.random.default_rng(bits)
     qmax = (1 << (bits - 1)) - 1
-    for shift in (20, -8):  # a left shift (negative) drives outputs into int32 saturation
-        lin = QLinear(rng.integers(-qmax, qmax + 1, (24, 40)), rng.integers(1 << 14, 1 << 15, 24),
-                      np.full(24, shift), rng.integers(-2**20, 2**20, 24))
-        for x in (rng.integers(-32768, 32768, 40), _extreme(rng, 1)[0]):
-            want = lin(x[None])[0]
-            np.testing.assert_array_equal(c.linear(lin, x), want)
-    assert (np.abs(want) == 2**31 - 1).any() or (want == -2**31).any()
+    shapes = [(24, 40), (13, 48), (5, 8)] + ([(11, 45), (9, 3)] if layout != "pairs" else [])
+    fast = slow = 0
+    for rows, cols in shapes:
+        # (shift, bias range): fast for 33, 40 and 63 (bias -1: offset -2^30), 64-bit for the others
+        for shift, lo, hi in ((20, -2**20, 2**20), (-8, -2**20, 2**20), (33, -2**20, 2**20), (40, -2**20, 2**20),
+                              (63, -1, 0), (40, -2**25, 2**25)):
+            lin = QLinear(rng.integers(-qmax, qmax + 1, (rows, cols)), rng.integers(1 << 14, 1 << 31, rows),
+                          np.full(rows, shift), rng.integers(lo, hi, rows))
+            if layout != "rows":
+                fast, slow = fast + (requant_offsets(lin) is not None), slow + (requant_offsets(lin) is None)
+            for x in (rng.integers(-32768, 32768, cols), np.where(rng.random(cols) < 0.5, 32767, -32768)):
+                want = lin(x[None])[0]
+                np.testing.assert_array_equal(c.linear(lin, x), want, err_msg=f"{rows}x{cols} shift {shift}")
+                if shift == -8:
+                    assert (np.abs(want) == 2**31 - 1).any() or (want == -2**31).any()
+    assert layout == "rows" or fast == slow == 3 * len(shapes)  # both requantizations ran
+
+
+def test_weight_layouts():
+    """Which cores get which layout, and the packed arrays' sizes: blocks of 8
+    rows (the last padded), 1 byte per weight."""
+    q = QuantModel.__new__(QuantModel)
+    for cols, dsp, bits, want in ((40, True, 8, "pairs"), (40, False, 8, "col8"), (45, True, 8, "col8"),
+                                  (40, True, 16, "rows"), (600, True, 8, "rows")):  # 600: sums need int64
+        lin = QLinear(np.zeros((12, cols), np.int64), np.ones(12), np.zeros(12), np.zeros(12))
+        q.__dict__.update(weight_bits=bits, hidden=cols, layers=[type("L", (), dict(ih=lin, hh=lin))()], head=lin)
+        assert weight_layout(q, dsp) == want
+    w = np.arange(-60, 60).reshape(3, 40)
+    assert pack_weights(w, "col8").shape == (8 * 40,) and pack_weights(w, "pairs").shape == (8 * 40 // 4,)
+    with pytest.raises(ValueError, match="multiple of 8"):
+        pack_weights(w[:, :36], "pairs")
+
+
+def test_pairs_arithmetic():
+    """The "pairs" kernel's arithmetic in numpy, on the packed words: SMLAD of
+    a word (halfwords as int16) wraps modulo 2^32, SMLAD of its SXTB16 ROR 8
+    is the even row's exact sum, and odd = a - 256 b - 128 sum(x), modulo
+    2^32, is the odd row's exact sum, at the extremes of weights and inputs."""
+    rng = np.random.default_rng(5)
+    for w, x in ((rng.integers(-127, 128, (16, 64)), rng.integers(-32768, 32768, 64)),
+                 (np.full((8, 512), -127), np.full(512, -32768)), (np.full((8, 512), 127), np.full(512, -32768)),
+                 (np.tile([127, -127], (8, 256)), np.tile([-32768, 32767], 256))):
+        words = pack_weights(w, "pairs").astype(np.int64).reshape(-1, w.shape[1] // 2, 4)  # block, col pair, row pair
+        half = np.stack([words & 0xFFFF, words >> 16], -1)  # ..., column in pair
+        half = np.where(half >= 0x8000, half - 0x10000, half)
+        even = (half >> 8)  # SXTB16 ROR 8: byte 1 of each halfword, as int8
+        xp = x.reshape(-1, 2)[None, :, None, :]
+        a = ((half * xp).sum((1, 3)) - 128 * x.sum()) % 2**32
+        b = (even * xp).sum((1, 3))
+        odd = (a - 256 * b) % 2**32
+        odd = np.where(odd >= 2**31, odd - 2**32, odd)
+        got = np.stack([b, odd], -1).reshape(-1)[: len(w)]
+        np.testing.assert_array_equal(got, w @ x)
+        assert np.abs(w @ x).max() < 2**31
+
+
+def test_requant_offsets_are_exact():
+    """(floor(acc * mult / 2^32) + offset) >> (shift - 32) equals the
+    reference's sat32(round(acc * mult / 2^shift) + bias) over the whole
+    int32 range of acc, for shifts 33..63; rows that do not allow it get None."""
+    rng = np.random.default_rng(9)
+    shift = np.arange(33, 64)
+    mult = rng.integers(1, 1 << 31, len(shift))
+    bias = np.array([rng.integers(-(1 << (61 - s)), 1 << (61 - s)) if s < 62 else -1 for s in shift])
+    lin = QLinear(np.zeros((len(shift), 1), np.int64), mult, shift, bias)
+    offset = requant_offsets(lin)
+    assert offset is not None and offset.min() == -2**30  # shift 63 with bias -1: the bound itself
+    acc = np.concatenate([rng.integers(-2**31, 2**31, 2000), [-2**31, 2**31 - 1, 0, 1, -1]])
+    for m, s, b, o in zip(mult, shift, lin.bias, offset):
+        prod = acc.astype(object) * int(m)
+        got = np.array([((p >> 32) + int(o)) >> (int(s) - 32) for p in prod], np.int64)
+        want = saturate(mul_by_multiplier(acc, int(m), int(s)) + b, 32)
+        np.testing.assert_array_equal(got, want)
+    assert requant_offsets(QLinear(lin.w[:2], mult[:2], np.array([32, 40]), lin.bias[:2])) is None
+    assert requant_offsets(QLinear(lin.w[:1], mult[:1], np.array([45]), np.array([2**17]))) is None  # offset >= 2^30
+    assert PAIRS_COLS == 8
 
 
 def test_softmax_bit_exact(built):

@@ -19,27 +19,116 @@ MODEL_SOURCES = ["kws_act_q15.c", "kws_linear.c", "kws_rnn_q15.c", "kws_softmax_
 _TABLE_CTYPES = {"sigmoid": "int16_t", "tanh": "int16_t", "expneg": "uint16_t"}
 
 
-def interleaved(q: QuantModel) -> bool:
-    """int8 weights of every matrix in groups of four columns are stored as
-    (c, c+2, c+1, c+3): the order in which SXTB16 unpacks a 32-bit load into
-    pairs that line up with (x[c], x[c+1]) and (x[c+2], x[c+3]) for SMLAD."""
+def acc_bound(q: QuantModel) -> int:
+    """Largest |sum| of a matrix row: qmax * 32768 * the widest matrix's columns."""
+    qmax = (1 << (q.weight_bits - 1)) - 1
+    return qmax * 32768 * max([l.ih.w.shape[1] for l in q.layers] + [q.hidden])
+
+
+def acc_ctype(q: QuantModel) -> str:
+    """The matrix kernel's accumulator: int32 where every sum is exact in it, else int64."""
+    return "int32_t" if acc_bound(q) < 2**31 else "int64_t"
+
+
+def weight_layout(q: QuantModel, dsp: bool) -> str:
+    """How every matrix of `q` stores its weights (kws_linear.c.j2 explains each):
+
+    - "pairs": int8, blocks of 8 rows; per pair of columns four 32-bit words,
+      each holding two rows x two columns for SXTB16 + SMLAD (cores with the
+      DSP extension; every matrix's columns a multiple of 8, the kernel's step).
+    - "col8": int8, blocks of 8 rows stored column by column, for LDRSB + MLA.
+    - "rows": row-major as they are (int16 weights, or sums that need int64).
+    """
+    if q.weight_bits != 8 or acc_ctype(q) != "int32_t":
+        return "rows"
     mats = [m for l in q.layers for m in (l.ih, l.hh)] + [q.head]
-    return q.weight_bits == 8 and all(m.w.shape[1] % 4 == 0 for m in mats)
+    return "pairs" if dsp and all(m.w.shape[1] % PAIRS_COLS == 0 for m in mats) else "col8"
 
 
-def interleave(w: np.ndarray) -> np.ndarray:
-    """(rows, cols) -> the same weights in the interleaved storage order."""
+BLOCK_ROWS = 8  # rows per block of the "pairs" and "col8" layouts; the last block is padded with zero rows
+PAIRS_COLS = 8  # columns per pass of the "pairs" kernel: their count must be a multiple
+
+
+def storage_ctype(layout: str, weight_bits: int) -> str:
+    """The C type of a weight array in `layout`."""
+    return {"pairs": "uint32_t", "col8": "int8_t"}.get(layout, f"int{weight_bits}_t")
+
+
+def pack_weights(w: np.ndarray, layout: str) -> np.ndarray:
+    """(rows, cols) int weights -> the flat array the kernel reads, in
+    `layout`'s order: int8 bytes ("col8"), uint32 words ("pairs") or as they
+    are ("rows")."""
+    if layout == "rows":
+        return np.asarray(w)
     rows, cols = w.shape
-    return w.reshape(rows, cols // 4, 2, 2).transpose(0, 1, 3, 2).reshape(rows, cols)
+    if w.min() < -128 or w.max() > 127:
+        raise ValueError(f"weights outside int8 cannot be stored as {layout!r}")
+    if layout == "pairs" and cols % PAIRS_COLS:
+        raise ValueError(f"{cols} columns cannot be stored as 'pairs' (a multiple of {PAIRS_COLS} can)")
+    blocks = -(-rows // BLOCK_ROWS)
+    padded = np.zeros((blocks * BLOCK_ROWS, cols), np.int64)
+    padded[:rows] = w
+    b = padded.reshape(blocks, BLOCK_ROWS, cols)
+    if layout == "col8":  # [block][column][row in block]
+        return b.transpose(0, 2, 1).ravel()
+    # "pairs": [block][column pair][row pair] -> one word. Byte 1 (3) holds
+    # the even row's weight at the pair's first (second) column, as int8; byte
+    # 0 (2) the odd row's weight + 128, as uint8. The halfwords are then
+    # 256 * w_even + (w_odd + 128), and SXTB16 ROR 8 recovers (w_even, w_even').
+    pairs = b.reshape(blocks, BLOCK_ROWS // 2, 2, cols // 2, 2).transpose(0, 3, 1, 4, 2)  # blk, cpair, rpair, col, row
+    even, odd = pairs[..., 0] & 0xFF, pairs[..., 1] + 128
+    half = (even << 8) | odd  # (blk, cpair, rpair, col)
+    return (half[..., 0] | (half[..., 1] << 16)).ravel().astype(np.uint64)
 
 
-def _linear(name: str, q: QLinear, weight_ctype: str, inter: bool) -> dict:
+def requant_offsets(q: QLinear) -> np.ndarray | None:
+    """Per-row offsets that fold rounding and bias into one add, or None
+    when a row does not allow it. For an int32 acc and mult and a shift
+    s = 32 + j, 1 <= j <= 31, the reference's sat32(round(acc * mult / 2^s) + bias)
+    equals (floor(acc * mult / 2^32) + offset) >> j with
+    offset = 2^(j-1) + bias * 2^j: the low word cannot carry into the
+    rounding, and with -2^30 <= offset < 2^30 the int32 sum (|high word| <=
+    2^30) is exact, so nothing saturates."""
+    j = np.asarray(q.shift, np.int64) - 32
+    if not ((j >= 1) & (j <= 31)).all():
+        return None
+    offset = [(1 << (int(k) - 1)) + (int(b) << int(k)) for k, b in zip(j, q.bias)]
+    return np.array(offset, np.int64) if all(-2**30 <= o < 2**30 for o in offset) else None
+
+
+def linear_arrays(q: QLinear, layout: str) -> dict[str, np.ndarray | None]:
+    """kws_linear_t's arrays for `q` stored in `layout`, in the struct's
+    order (None: NULL). With requant offsets (packed layouts whose rows all
+    allow them) the multipliers and offsets are interleaved in mult_offset
+    (the kernel loads them together), mult and bias are NULL and shift holds
+    shift - 32; otherwise mult_offset is NULL."""
+    offset = requant_offsets(q) if layout != "rows" else None
+    fast = offset is not None
+    arrays = {"w": pack_weights(q.w, layout), "mult": None if fast else q.mult,
+              "shift": np.asarray(q.shift, np.int64) - (32 if fast else 0), "bias": None if fast else q.bias}
+    if layout != "rows":
+        arrays["mult_offset"] = np.stack([q.mult, offset], 1) if fast else None
+    return arrays
+
+
+def linear_ctypes(layout: str, weight_bits: int) -> dict[str, str]:
+    """kws_linear_t's arrays in `layout`, in the struct's order: their C element types."""
+    fields = {"w": storage_ctype(layout, weight_bits), "mult": "int32_t", "shift": "int8_t", "bias": "int32_t"}
+    return fields if layout == "rows" else {**fields, "mult_offset": "int32_t"}
+
+
+def _linear(name: str, q: QLinear, weight_bits: int, layout: str) -> dict:
+    """The C arrays and the initializer of one kws_linear_t."""
+    ctypes = linear_ctypes(layout, weight_bits)
+    arrays, refs = [], []
+    for field, a in linear_arrays(q, layout).items():
+        if a is None:
+            refs.append("NULL")
+        else:
+            arrays.append(c_array(ctypes[field], f"{name}_{field}", a, 16 if ctypes[field] == "int8_t" else 8))
+            refs.append(f"{name}_{field}")
     rows, cols = q.w.shape
-    return dict(name=name, rows=rows, cols=cols,
-                w=c_array(weight_ctype, f"{name}_w", interleave(q.w) if inter else q.w, 16),
-                mult=c_array("int32_t", f"{name}_mult", q.mult, 8),
-                shift=c_array("int8_t", f"{name}_shift", q.shift, 16),
-                bias=c_array("int32_t", f"{name}_bias", q.bias, 8))
+    return dict(name=name, arrays=arrays, init=", ".join(refs + [str(rows), str(cols)]))
 
 
 def model_hash(q: QuantModel) -> str:
@@ -54,16 +143,14 @@ def model_hash(q: QuantModel) -> str:
 
 def model_context(q: QuantModel, dsp_layout: bool = True) -> dict:
     weight_ctype = f"int{q.weight_bits}_t"
-    qmax = (1 << (q.weight_bits - 1)) - 1
-    max_cols = max([l.ih.w.shape[1] for l in q.layers] + [q.hidden])
-    acc_bound = qmax * 32768 * max_cols
-    inter = dsp_layout and interleaved(q)
+    layout = weight_layout(q, dsp_layout)
     linears = []
     for i, layer in enumerate(q.layers):
-        linears += [_linear(f"kws_l{i}_ih", layer.ih, weight_ctype, inter),
-                    _linear(f"kws_l{i}_hh", layer.hh, weight_ctype, inter)]
-    linears.append(_linear("kws_head", q.head, weight_ctype, inter))
+        linears += [_linear(f"kws_l{i}_ih", layer.ih, q.weight_bits, layout),
+                    _linear(f"kws_l{i}_hh", layer.hh, q.weight_bits, layout)]
+    linears.append(_linear("kws_head", q.head, q.weight_bits, layout))
     tables = [dict(name=t.name, lo=t.x_lo, hi=t.x_hi, step_bits=t.step_bits, mask=(1 << t.step_bits) - 1,
+                   half=1 << (t.step_bits - 1),
                    max_error=f"{t.max_error_q15:.2f}",
                    array=c_array(_TABLE_CTYPES[t.name], f"kws_{t.name}_table", t.table, 12))
               for t in (SIGMOID, TANH, EXPNEG)]
@@ -71,17 +158,16 @@ def model_context(q: QuantModel, dsp_layout: bool = True) -> dict:
         cell=q.cell, hidden=q.hidden, n_layers=len(q.layers), gates=3 if q.cell == "gru" else 4,
         n_features=q.n_features, n_classes=q.n_classes, feature_frac=q.feature_frac,
         weight_bits=q.weight_bits, weight_ctype=weight_ctype, weight_bytes=q.weight_bytes(),
-        acc_ctype="int32_t" if acc_bound < 2**31 else "int64_t", acc_bits=acc_bound.bit_length() + 1,
-        linears=linears, layers=q.layers, tables=tables, segments=SEGMENTS, pre_frac_bits=PRE_FRAC_BITS,
-        interleaved=inter,
+        acc_ctype=acc_ctype(q), acc_bits=acc_bound(q).bit_length() + 1, linears=linears, layers=q.layers,
+        tables=tables, segments=SEGMENTS, pre_frac_bits=PRE_FRAC_BITS, layout=layout,
+        w_ctype=storage_ctype(layout, q.weight_bits),
     )
 
 
 def generate_model(q: QuantModel, dsp_layout: bool = True) -> dict[str, str]:
     """File name -> C source text for the quantized model `q`. dsp_layout
-    stores int8 weights in the SXTB16 order (see `interleaved`): what cores
-    with the DSP extension want; cores without it run faster on the natural
-    order."""
+    stores int8 weights for SXTB16 + SMLAD (see `weight_layout`): what cores
+    with the DSP extension want; cores without it get the LDRSB + MLA order."""
     ctx = model_context(q, dsp_layout)
     source = f"QuantModel {model_hash(q)} ({q.cell} {len(q.layers)}x{q.hidden}, int{q.weight_bits} weights)"
     files = {"kws_fixedpoint.h": render("kws_fixedpoint.h.j2", source),

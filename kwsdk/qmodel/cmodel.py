@@ -9,7 +9,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kwsdk.codegen.model import generate_model, interleave, interleaved
+from kwsdk.codegen.model import generate_model, linear_arrays, linear_ctypes, weight_layout
 from kwsdk.hostbuild import build_shared, load, write_sources
 from kwsdk.qmodel.linear import QLinear
 from kwsdk.qmodel.model import QuantModel
@@ -17,9 +17,13 @@ from kwsdk.qmodel.model import QuantModel
 _P = np.ctypeslib.ndpointer
 
 
-class _Linear(ctypes.Structure):
-    _fields_ = [("w", ctypes.c_void_p), ("mult", ctypes.c_void_p), ("shift", ctypes.c_void_p),
-                ("bias", ctypes.c_void_p), ("rows", ctypes.c_uint16), ("cols", ctypes.c_uint16)]
+def _linear_struct(fields: list[str]) -> type[ctypes.Structure]:
+    """The ctypes mirror of kws_linear_t: its arrays (`fields`), rows, cols."""
+
+    class Linear(ctypes.Structure):
+        _fields_ = [(n, ctypes.c_void_p) for n in fields] + [("rows", ctypes.c_uint16), ("cols", ctypes.c_uint16)]
+
+    return Linear
 
 
 def _state_struct(q: QuantModel) -> type[ctypes.Structure]:
@@ -39,10 +43,14 @@ def _state_struct(q: QuantModel) -> type[ctypes.Structure]:
 class CModel:
     LIB = "libkws_model.so"
 
-    def __init__(self, q: QuantModel, build_dir: Path):
+    def __init__(self, q: QuantModel, build_dir: Path, dsp_layout: bool = True):
+        """dsp_layout: the weight layout of cores with the DSP extension (the
+        host runs its portable C), else the one of cores without it."""
         self.q = q
+        self.layout = weight_layout(q, dsp_layout)
+        self._linear_t = _linear_struct(list(linear_ctypes(self.layout, q.weight_bits)))
         lib = Path(build_dir) / self.LIB
-        build_shared(write_sources(generate_model(q), Path(build_dir) / "src"), lib)
+        build_shared(write_sources(generate_model(q, dsp_layout), Path(build_dir) / "src"), lib)
         L = self.lib = load(lib)
         i16 = _P(np.int16, flags="C")
         L.kws_model_step.argtypes, L.kws_model_step.restype = [ctypes.c_void_p, i16, i16], None
@@ -53,7 +61,7 @@ class CModel:
         L.kws_softmax_q15.argtypes = [_P(np.int32, flags="C"), ctypes.c_size_t, i16]
         L.kws_softmax_q15.restype = None
         self.linear_fn = getattr(L, f"kws_linear_s{q.weight_bits}")
-        self.linear_fn.argtypes = [ctypes.POINTER(_Linear), i16, _P(np.int32, flags="C")]
+        self.linear_fn.argtypes = [ctypes.POINTER(self._linear_t), i16, _P(np.int32, flags="C")]
         self.linear_fn.restype = None
         self.state = _state_struct(q)()
         if ctypes.sizeof(self.state) != L.kws_model_state_size():
@@ -92,10 +100,11 @@ class CModel:
         return out
 
     def linear(self, lin: QLinear, x: np.ndarray) -> np.ndarray:
-        w = interleave(lin.w) if interleaved(self.q) else lin.w
-        keep = [np.ascontiguousarray(w, f"int{self.q.weight_bits}"), np.ascontiguousarray(lin.mult, np.int32),
-                np.ascontiguousarray(lin.shift, np.int8), np.ascontiguousarray(lin.bias, np.int32)]
-        s = _Linear(*(a.ctypes.data for a in keep), lin.w.shape[0], lin.w.shape[1])
+        """The kernel on `lin`, stored in this model's layout (its shape must suit the layout)."""
+        ctypes_ = linear_ctypes(self.layout, self.q.weight_bits)
+        keep = [None if a is None else np.ascontiguousarray(a, ctypes_[f].removesuffix("_t"))
+                for f, a in linear_arrays(lin, self.layout).items()]
+        s = self._linear_t(*(None if a is None else a.ctypes.data for a in keep), lin.w.shape[0], lin.w.shape[1])
         y = np.zeros(lin.w.shape[0], np.int32)
         self.linear_fn(ctypes.byref(s), np.ascontiguousarray(x, np.int16), y)
         return y.astype(np.int64)
