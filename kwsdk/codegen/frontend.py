@@ -15,6 +15,9 @@ from kwsdk.config import FeatureConfig, VadConfig
 from kwsdk.frontend import dct, fft, log, mel, spectrum, vad
 from kwsdk.frontend.integer import IntegerFrontend
 
+MEL_END = 255  # end mark of the mel segment counts (DSP path)
+LDRD_MAX_OFFSET = 1020  # Thumb-2 LDRD/STRD immediate offsets: the DSP FFT stages address b, d from a, c
+
 FRONTEND_SOURCES = ["kws_fft_q31.c", "kws_spectrum_u64.c", "kws_mel_q15.c", "kws_log_s16.c", "kws_frontend.c",
                     "kws_vad.h", "kws_vad.c"]
 
@@ -47,9 +50,12 @@ def frontend_context(fe: IntegerFrontend) -> dict:
     t = fe.log_tables
     pos = fft.first_stage_pos(m)
     stages = [dict(length=n, name=f"kws_fft_twiddle_{n}",
-                   table=c_array("int32_t", f"kws_fft_twiddle_{n}", fft.stage_twiddles(n), 6))
+                   table=c_array("int32_t", f"kws_fft_twiddle_{n}", fft.stage_twiddles(n), 6),
+                   dsp=8 * n <= LDRD_MAX_OFFSET, off=8 * n, off_after=8 * n - 8, group_words=8 * n,
+                   c_words=4 * n, end_words=2 * n)
               for n in fft.stage_lengths(m)]
     idx_shift = 31 - log.LOG2_TABLE_BITS
+    mel_dsp = bool(seg.counts.max() < MEL_END)  # the DSP loop reads byte counts up to an end mark
     ctx = dict(
         preset=c.preset, sample_rate=c.sample_rate, window_size=c.window_size, hop_size=c.hop_size,
         nfft=c.nfft, n_bins=m + 1, fft_m=m, n_mels=c.n_mels, n_features=c.n_features, n_mfcc=c.n_mfcc,
@@ -60,12 +66,15 @@ def frontend_context(fe: IntegerFrontend) -> dict:
         first_pos=c_array("uint16_t" if m // r1 > 256 else "uint8_t", "kws_fft_first_pos", pos, 16),
         first_offsets=[q * (c.nfft // r1) for q in range(r1)],
         first_segments=first_stage_segments(c.window_size, c.nfft), stages=stages,
+        dsp_stages=[st for st in stages if st["dsp"]], all_stages_dsp=all(st["dsp"] for st in stages),
         fft_scale_bits=(m.bit_length() - 1) - (r1.bit_length() - 1),
         split_twiddle=c_array("int32_t", "kws_split_twiddle", fe.split_twiddles, 6),
         exp_bias_spectrum=spectrum.exponent_bias(c.spectrum, c.nfft), exp_bias=fe.exp_bias,
         mel_first_bin=int(seg.starts[np.argmax(seg.counts > 0)]), mel_bits=seg.mel_bits,
-        mel_counts=c_array("uint8_t" if seg.counts.max() < 256 else "uint16_t", "kws_mel_count", seg.counts, 16),
-        mel_weights=c_array("uint16_t", "kws_mel_weight_q15", np.stack([seg.rise, seg.fall], axis=1), 12),
+        mel_dsp=mel_dsp, mel_end=MEL_END,
+        mel_counts=c_array("uint8_t" if mel_dsp else "uint16_t", "kws_mel_count",
+                           np.append(seg.counts, MEL_END) if mel_dsp else seg.counts, 16),
+        mel_weights=c_array("uint32_t", "kws_mel_weight_q15", np.stack([seg.rise, seg.fall], axis=1), 12),
         log2_table=c_array("int32_t", "kws_log2_q24", t.log2_q24, 6), grid_bits=t.grid_bits,
         ln2_q31=c_int(t.ln2_q31), offset_mant=c_int(t.offset_mant, "int64_t"), offset_shift=t.offset_shift,
         index_shift=idx_shift, index_mask=c_int((1 << log.LOG2_TABLE_BITS) - 1, "uint32_t"),
@@ -80,10 +89,12 @@ def frontend_context(fe: IntegerFrontend) -> dict:
 
 
 def vad_context(v: vad.IntVad) -> dict:
+    nz = np.nonzero(v.weights_q15)[0]
+    first, last = int(nz[0]), int(nz[-1])
     return dict(
         level_frac_bits=vad.LEVEL_FRAC_BITS, level_bits=vad.LEVEL_BITS,
-        level_top=c_int((1 << vad.LEVEL_BITS) - 1, "uint64_t"),
-        vad_weights=c_array("int32_t", "kws_vad_weight_q15", v.weights_q15, 10),
+        level_top=c_int((1 << vad.LEVEL_BITS) - 1, "uint64_t"), vad_first=first, vad_count=last - first + 1,
+        vad_weights=c_array("uint32_t", "kws_vad_weight_q15", v.weights_q15[first : last + 1], 10),
         level_threshold=c_int(v.level_threshold, "int64_t"),
         a_up=v.a_up, a_down=v.a_down, a_att=v.a_att, large_input=v.large_input,
         threshold_up=v.threshold_up, threshold_down=v.threshold_down, hold_frames=v.rule.hold,
