@@ -15,6 +15,7 @@ from kwsdk.config import FeatureConfig, VadConfig
 from kwsdk.frontend import dct, fft, log, mel, spectrum, vad
 from kwsdk.frontend.integer import IntegerFrontend
 
+FIRST_POS_END = 255  # end mark before the first-stage positions (DSP loop); positions are below it
 MEL_END = 255  # end mark of the mel segment counts (DSP path)
 LDRD_MAX_OFFSET = 1020  # Thumb-2 LDRD/STRD immediate offsets: the DSP FFT stages address b, d from a, c
 
@@ -55,6 +56,12 @@ def frontend_context(fe: IntegerFrontend) -> dict:
                    c_words=4 * n, end_words=2 * n)
               for n in fft.stage_lengths(m)]
     idx_shift = 31 - log.LOG2_TABLE_BITS
+    # The DSP first stage takes the run of radix-4 butterflies with all four
+    # inputs inside the window (it starts at n = 0, where its countdown ends)
+    # and uint8 positions.
+    first_segs = [dict(seg, dsp=r1 == 4 and seg["live"] == 4 and not seg["half"] and m // r1 <= FIRST_POS_END
+                       and seg["lo"] == 0, last_sample=2 * (seg["hi"] - 1), pos_end=seg["hi"] + 1)
+                  for seg in first_stage_segments(c.window_size, c.nfft)]
     mel_dsp = bool(seg.counts.max() < MEL_END)  # the DSP loop reads byte counts up to an end mark
     ctx = dict(
         preset=c.preset, sample_rate=c.sample_rate, window_size=c.window_size, hop_size=c.hop_size,
@@ -63,9 +70,11 @@ def frontend_context(fe: IntegerFrontend) -> dict:
         spectrum=c.spectrum, log_offset=c.log_offset,
         window_table=c_array("int16_t", "kws_window_q15_table", fe.window_q15),
         radices=", ".join(str(r) for r in [r1] + [4] * len(stages)), first_radix=r1, first_words=2 * r1,
-        first_pos=c_array("uint16_t" if m // r1 > 256 else "uint8_t", "kws_fft_first_pos", pos, 16),
+        first_pos=c_array("uint16_t" if m // r1 > FIRST_POS_END else "uint8_t", "kws_fft_first_pos",
+                          np.concatenate([[FIRST_POS_END], pos]), 16), first_pos_end=FIRST_POS_END,
         first_offsets=[q * (c.nfft // r1) for q in range(r1)],
-        first_segments=first_stage_segments(c.window_size, c.nfft), stages=stages,
+        first_segments=first_segs, stages=stages,
+        first_byte_offsets=[2 * q * (c.nfft // r1) + 4 for q in range(r1)],
         dsp_stages=[st for st in stages if st["dsp"]], all_stages_dsp=all(st["dsp"] for st in stages),
         fft_scale_bits=(m.bit_length() - 1) - (r1.bit_length() - 1),
         split_twiddle=c_array("int32_t", "kws_split_twiddle", fe.split_twiddles, 6),
