@@ -23,9 +23,10 @@ hi = `mulhi_s32`, floor(a b / 2**32): each product's high word, as ARM's
 SMMUL, SMMLA and SMMLS compute them (the DSP path; the portable C computes
 the same).
 The scaled radix-4 butterfly never increases the largest complex magnitude
-(plus at most 4 per component from the floors), so |Re|, |Im| < 2**29.5 + 16
-< 2**30 at the output: Z = DFT_M(z) / 2**(log2(M) - log2(r1)), floors aside,
-in natural order. Nothing saturates.
+(2**29.5 after the first stage) by more than a few units (the floors, |W|
+rounded a hair above 1), so |Re|, |Im| < 2**30 at the output:
+Z = DFT_M(z) / 2**(log2(M) - log2(r1)), floors aside, in natural order.
+Nothing saturates.
 """
 
 from __future__ import annotations

@@ -38,6 +38,8 @@ class IntegerFrontend(Frontend):
     enough for training); "auto" uses C when a compiler is available.
     frames_int and analyze are always the Python reference."""
 
+    NUMERICS = "radix4-split-mel32"  # window + radix-4 FFT, split + power, u32 mel input, linear offset
+
     def __init__(self, cfg: FeatureConfig, backend: str = "auto"):
         super().__init__(cfg)
         if backend not in ("auto", "c", "python"):
@@ -47,8 +49,6 @@ class IntegerFrontend(Frontend):
         nfft = cfg.nfft
         if nfft & (nfft - 1) or nfft < 16:
             raise ValueError(f"integer frontend needs nfft a power of two >= 16, got {nfft}")
-        if cfg.window_size > nfft:
-            raise ValueError(f"integer frontend needs window_size <= nfft, got {cfg.window_size} > {nfft}")
         self.window_q15 = fft.window_q15(cfg)
         self.split_twiddles = spectrum.split_twiddles(nfft)
         self.mel_segments = mel.segment_weights(cfg)
