@@ -72,9 +72,9 @@ def frontend_context(fe: IntegerFrontend) -> dict:
         radices=", ".join(str(r) for r in [r1] + [4] * len(stages)), first_radix=r1, first_words=2 * r1,
         first_pos=c_array("uint16_t" if m // r1 > FIRST_POS_END else "uint8_t", "kws_fft_first_pos",
                           np.concatenate([[FIRST_POS_END], pos]), 16), first_pos_end=FIRST_POS_END,
-        first_offsets=[q * (c.nfft // r1) for q in range(r1)],
+        first_inputs=[dict(name="abcd"[q], offset=q * (c.nfft // r1), byte_offset=2 * q * (c.nfft // r1) + 4)
+                      for q in range(r1)],
         first_segments=first_segs, stages=stages,
-        first_byte_offsets=[2 * q * (c.nfft // r1) + 4 for q in range(r1)],
         dsp_stages=[st for st in stages if st["dsp"]], all_stages_dsp=all(st["dsp"] for st in stages),
         fft_scale_bits=(m.bit_length() - 1) - (r1.bit_length() - 1),
         split_twiddle=c_array("int32_t", "kws_split_twiddle", fe.split_twiddles, 6),
