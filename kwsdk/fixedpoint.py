@@ -91,16 +91,17 @@ def saturate(x, bits: int):
     return np.clip(x, lo, hi)
 
 
-def mulhr_s32(a, b):
-    """(a * b) / 2**32, rounded: the high word of a 32x32 product (ARM SMMULR).
+def mulhi_s32(a, b):
+    """floor(a * b / 2**32): the high word of a 32x32 product (ARM SMMUL;
+    SMMLA adds it to an accumulator, SMMLS adds mulhi_s32(-a, b)).
 
-    With b a q31 constant this is a * b_real / 2, which is how the FFT folds
-    its per-stage halving into the twiddle multiply.
+    With b a q30 constant this is a * b_real / 4, which is how the FFT folds
+    its per-stage scaling into the twiddle multiply.
 
-    >>> mulhr_s32(1 << 30, (1 << 31) - 1), mulhr_s32(-3, 1 << 31)
-    (536870912, -1)
+    >>> mulhi_s32(1 << 30, 1 << 30), mulhi_s32(-3, 1 << 31), mulhi_s32(3, -(1 << 31))
+    (268435456, -2, -2)
     """
-    return (_int(a) * _int(b) + (1 << 31)) >> 32
+    return (_int(a) * _int(b)) >> 32
 
 
 def to_fixed(x, frac_bits: int, bits: int):

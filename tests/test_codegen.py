@@ -66,7 +66,7 @@ def test_missing_context_variable_raises(monkeypatch, frontend_configs):
 def test_strict_undefined_in_a_condition():
     # n_mfcc only appears in {% if %}: a missing flag must not read as false.
     with pytest.raises(jinja2.UndefinedError, match="n_mfcc"):
-        render("kws_frontend.c.j2", "test", weight_frac_bits=15)
+        render("kws_frontend.c.j2", "test", exp_bias=-55)
 
 
 def test_every_generated_file_has_the_banner(frontend_cfg, tmp_path):

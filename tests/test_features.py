@@ -105,3 +105,18 @@ def test_cache_is_keyed_by_parameters_and_content(tmp_path):
     clips[0][5] += 0.01
     cached_features(clips, Frontend(cfg), tmp_path, 16000)
     assert len(list(tmp_path.glob("features-*.npy"))) == 3
+
+
+def test_cache_is_keyed_by_the_frontends_numerics(tmp_path, monkeypatch):
+    # Integer features computed by an earlier integer frontend (same config,
+    # other arithmetic) must not be reused: the NUMERICS tag is in the key.
+    from kwsdk.frontend.integer import IntegerFrontend
+
+    clips = [np.random.default_rng(4).normal(size=16000).astype(np.float32) * 0.1]
+    cfg = feature_preset("default")
+    cached_features(clips, Frontend(cfg), tmp_path, 16000)
+    cached_features(clips, IntegerFrontend(cfg, backend="python"), tmp_path, 16000)
+    assert len(list(tmp_path.glob("features-*.npy"))) == 2
+    monkeypatch.setattr(IntegerFrontend, "NUMERICS", IntegerFrontend.NUMERICS + "-next")
+    cached_features(clips, IntegerFrontend(cfg, backend="python"), tmp_path, 16000)
+    assert len(list(tmp_path.glob("features-*.npy"))) == 3

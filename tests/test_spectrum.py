@@ -1,5 +1,5 @@
 """Spectrum stage: kws_spectrum_u64 (C) against kwsdk.frontend.spectrum, and
-the reference against the float spectrum of the same bins."""
+the reference against the float spectrum of the same FFT output."""
 
 import numpy as np
 import pytest
@@ -7,64 +7,68 @@ import pytest
 from kwsdk.frontend import spectrum
 
 
-def c_spectrum(c, re, im, n) -> tuple[np.ndarray, np.ndarray]:
-    got = [c.spectrum(r, i, int(k)) for r, i, k in zip(re, im, n)]
-    return np.array([s for s, _ in got]), np.array([e for _, e in got])
+def c_spectrum(c, zr, zi) -> tuple[np.ndarray, np.ndarray]:
+    got = [c.spectrum(r, i) for r, i in zip(zr, zi)]
+    return np.array([s for s, _ in got]), np.array([m for _, m in got])
 
 
 @pytest.mark.parametrize("fe_name", ["default", "ell"])  # power / magnitude
 def test_c_spectrum_equals_reference(c_frontends, fe_name, ref_stages):
-    s, e = c_spectrum(c_frontends[fe_name], ref_stages["re"], ref_stages["im"], ref_stages["n"])
-    np.testing.assert_array_equal(s, ref_stages["s"])
-    np.testing.assert_array_equal(e, ref_stages["e"])
+    s, m = c_spectrum(c_frontends[fe_name], ref_stages["zr"], ref_stages["zi"])
+    np.testing.assert_array_equal(s, ref_stages["spec"])
+    np.testing.assert_array_equal(m, ref_stages["m"])
+
+
+def extreme_z(m: int, rng) -> tuple[np.ndarray, np.ndarray]:
+    """FFT outputs anywhere in |re|, |im| < 2**30, where S and D need all 32
+    bits and the power all 61, and small or sparse ones."""
+    top = 2**30 - 1
+    zr = np.concatenate([np.full((1, m), top), np.full((1, m), -top), rng.integers(-top, top + 1, (60, m)),
+                         rng.choice([-top, top], (20, m)), rng.integers(-3, 4, (20, m)), np.zeros((1, m), np.int64)])
+    zi = np.concatenate([np.full((1, m), -top), np.full((1, m), top), rng.integers(-top, top + 1, (60, m)),
+                         rng.choice([-top, top], (20, m)), rng.integers(-3, 4, (20, m)), np.zeros((1, m), np.int64)])
+    zr[3:10, ::2] = 0  # sparse spectra
+    return zr, zi
 
 
 @pytest.mark.parametrize("fe_name", ["default", "ell"])
-def test_c_spectrum_equals_reference_on_extreme_bins(c_frontends, int_frontends, fe_name):
-    # Bins anywhere in the s32 range (|re|, |im| up to 2**31), where re**2 + im**2
-    # needs all 64 bits, and every window shift.
+def test_c_spectrum_equals_reference_on_extreme_input(c_frontends, int_frontends, fe_name):
     fe = int_frontends[fe_name]
-    c = fe.cfg
-    bins = c.nfft // 2 + 1
-    rng = np.random.default_rng(11)
-    lo, hi = -(2**31), 2**31 - 1
-    re = np.concatenate([np.full((1, bins), lo), np.full((1, bins), hi), rng.integers(lo, hi + 1, (60, bins)),
-                         rng.integers(-3, 4, (20, bins)), np.zeros((1, bins), np.int64)])
-    im = np.concatenate([np.full((1, bins), lo), np.full((1, bins), lo), rng.integers(lo, hi + 1, (60, bins)),
-                         rng.integers(-3, 4, (20, bins)), np.zeros((1, bins), np.int64)])
-    re[3:10, ::2] = 0  # sparse spectra: the peak sets the shift for the rest
-    # re**2 + im**2 = 2**62 - 5334: the rounded shift carries into 2**power_bits
-    re[-1, 3], im[-1, 3] = 1518555027, 1518445471
-    n = rng.integers(0, 31, len(re))
-    ref_s, ref_e = spectrum.spectrum_u64(re, im, n, c.spectrum, c.nfft, fe.power_bits)
-    if c.spectrum == "power":
-        # S reaches 2**power_bits at most (not below it, as the docstring says);
-        # even then the widest mel filter sums to < 2**63.
-        assert int(ref_s.max()) == 2**fe.power_bits
-        assert int(ref_s.max()) * int(fe.mel_q15.sum(axis=1).max()) < 2**63
-    s, e = c_spectrum(c_frontends[fe_name], re, im, n)
+    zr, zi = extreme_z(fe.cfg.nfft // 2, np.random.default_rng(11))
+    ref_s, ref_m = spectrum.spectrum_u64(zr, zi, fe.split_twiddles, fe.cfg.spectrum)
+    top = 2**61 if fe.cfg.spectrum == "power" else 2**31
+    assert int(ref_s.max()) < top and int(ref_s.max()) > top // 8
+    s, m = c_spectrum(c_frontends[fe_name], zr, zi)
     np.testing.assert_array_equal(s, ref_s)
-    np.testing.assert_array_equal(e, ref_e)
+    np.testing.assert_array_equal(m, ref_m)
 
 
 @pytest.mark.parametrize("fe_name", ["default", "ell"])
 def test_reference_spectrum_value(int_frontends, fe_name, ref_stages):
-    # S * 2**e is the float reference's |X|**2 or |X| of the same (integer)
-    # FFT bins, up to the rounding shift (power) or the floor of the square
-    # root (magnitude); power fits in power_bits so the mel sums cannot overflow.
+    # spec is the power (or magnitude) of the real DFT of the stage's input,
+    # 2**exponent_bias per LSB: the split adds a few LSBs of X to the FFT's.
     fe = int_frontends[fe_name]
     c = fe.cfg
-    s, e = ref_stages["s"], ref_stages["e"]
-    x = (ref_stages["re"] + 1j * ref_stages["im"]) * (c.nfft * np.ldexp(1.0, -(30 + ref_stages["n"])))[:, None]
-    want = np.abs(x) ** 2 if c.spectrum == "power" else np.abs(x)
-    got = s.astype(np.float64) * np.ldexp(1.0, e)[:, None]
-    unit = np.ldexp(1.0, e)[:, None]  # one LSB of S
-    assert (np.abs(got - want) <= unit * (0.5 if c.spectrum == "power" else 1.0) + 1e-9 * want).all()
+    zr, zi = ref_stages["zr"], ref_stages["zi"]
+    m = c.nfft // 2
+    z = zr + 1j * zi
+    k = np.arange(m + 1)
+    a, b = z[:, k % m], np.conj(z[:, (m - k) % m])
+    x = (a + b) / 4 - 1j * np.exp(-1j * np.pi * k / m) * (a - b) / 4  # the exact split, in X's units
+    got = ref_stages["spec"].astype(np.float64)
     if c.spectrum == "power":
-        assert (s <= np.uint64(2**fe.power_bits)).all()
-        # a frame that needed a shift keeps all the bits it can
-        shifted = e - spectrum.exponent_bias(c.spectrum, c.nfft) + 2 * ref_stages["n"] > 0
-        peak_bits = np.array([int(v).bit_length() for v in s.max(axis=1)])
-        assert (peak_bits[shifted] >= fe.power_bits).all()
+        err = np.abs(np.sqrt(got) - np.abs(x))
     else:
-        assert (s < np.uint64(2**32)).all()
+        err = np.abs(got - np.abs(x))
+    assert err.max() < 4
+
+
+@pytest.mark.parametrize("fe_name", ["default", "ell"])
+def test_shift_keeps_the_spectrum_in_32_bits(int_frontends, fe_name, ref_stages):
+    spec, m = ref_stages["spec"], ref_stages["m"]
+    assert (m >= 1).all()
+    s = spec >> m[:, None].astype(np.uint64)
+    assert (s < np.uint64(2**32)).all()
+    # a frame that needed more than the minimal shift keeps its top 32 bits
+    big = m > 1
+    assert (s.max(axis=1)[big] >= np.uint64(2**31)).all() or not big.any()

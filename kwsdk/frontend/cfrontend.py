@@ -28,7 +28,7 @@ def _state_struct(cfg: FeatureConfig) -> type[ctypes.Structure]:
         _fields_ = [
             ("buf", ctypes.c_int16 * cfg.window_size),
             ("fill", ctypes.c_uint32),
-            ("work", ctypes.c_int32 * (cfg.nfft + 2)),
+            ("work", ctypes.c_int32 * cfg.nfft),
             ("spec", ctypes.c_uint64 * (cfg.nfft // 2 + 1)),
             ("mel", ctypes.c_uint64 * cfg.n_mels),
             ("mel_exp", ctypes.c_int32),
@@ -69,10 +69,9 @@ class CFrontend:
         L, c = self.lib, cfg
         bins = c.nfft // 2 + 1
         i16, i32, u64 = (_P(np.int16, flags="C"), _P(np.int32, flags="C"), _P(np.uint64, flags="C"))
-        L.kws_window_q15.argtypes, L.kws_window_q15.restype = [i16, i32], ctypes.c_int32
-        L.kws_rfft_q31.argtypes, L.kws_rfft_q31.restype = [i32], None
-        L.kws_spectrum_u64.argtypes, L.kws_spectrum_u64.restype = [i32, ctypes.c_int32, u64], ctypes.c_int32
-        L.kws_mel_q15.argtypes, L.kws_mel_q15.restype = [u64, u64], None
+        L.kws_fft_q31.argtypes, L.kws_fft_q31.restype = [i16, i32], None
+        L.kws_spectrum_u64.argtypes, L.kws_spectrum_u64.restype = [i32, u64], ctypes.c_int32
+        L.kws_mel_q15.argtypes, L.kws_mel_q15.restype = [u64, ctypes.c_int32, u64], None
         L.kws_log_s16.argtypes, L.kws_log_s16.restype = [u64, ctypes.c_int32, i16], None
         if c.n_mfcc:
             L.kws_dct_q15.argtypes, L.kws_dct_q15.restype = [i16, i16], None
@@ -91,28 +90,22 @@ class CFrontend:
         self.n_bins = bins
 
     # Stage calls: one frame at a time, the same signatures as the references.
-    def window(self, frame: np.ndarray) -> tuple[np.ndarray, int]:
-        out = np.zeros(self.cfg.nfft + 2, np.int32)
-        n = self.lib.kws_window_q15(np.ascontiguousarray(frame, np.int16), out)
-        return out[: self.cfg.nfft].astype(np.int64), int(n)
+    def fft(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        z = np.zeros(self.cfg.nfft, np.int32)
+        self.lib.kws_fft_q31(np.ascontiguousarray(frame, np.int16), z)
+        return z[0::2].astype(np.int64), z[1::2].astype(np.int64)
 
-    def rfft(self, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        buf = np.zeros(self.cfg.nfft + 2, np.int32)
-        buf[: self.cfg.nfft] = x
-        self.lib.kws_rfft_q31(buf)
-        return buf[0::2].astype(np.int64), buf[1::2].astype(np.int64)
-
-    def spectrum(self, re: np.ndarray, im: np.ndarray, n: int) -> tuple[np.ndarray, int]:
-        bins = np.zeros(2 * self.n_bins, np.int32)
-        bins[0::2], bins[1::2] = re, im
+    def spectrum(self, zr: np.ndarray, zi: np.ndarray) -> tuple[np.ndarray, int]:
+        z = np.zeros(self.cfg.nfft, np.int32)
+        z[0::2], z[1::2] = zr, zi
         s = np.zeros(self.n_bins, np.uint64)
-        e = self.lib.kws_spectrum_u64(bins, n, s)
-        return s, int(e)
+        m = self.lib.kws_spectrum_u64(z, s)
+        return s, int(m)
 
-    def mel(self, s: np.ndarray) -> np.ndarray:
-        m = np.zeros(self.cfg.n_mels, np.uint64)
-        self.lib.kws_mel_q15(np.ascontiguousarray(s, np.uint64), m)
-        return m
+    def mel(self, s: np.ndarray, m: int) -> np.ndarray:
+        out = np.zeros(self.cfg.n_mels, np.uint64)
+        self.lib.kws_mel_q15(np.ascontiguousarray(s, np.uint64), int(m), out)
+        return out
 
     def log(self, m: np.ndarray, e: int) -> np.ndarray:
         out = np.zeros(self.cfg.n_mels, np.int16)

@@ -107,6 +107,10 @@ def dct_matrix(n_in: int, n_out: int) -> np.ndarray:
 class Frontend:
     """Float log-mel/MFCC frontend with offline, batched and streaming calls."""
 
+    # Part of the feature cache key: a subclass whose integers change for the
+    # same FeatureConfig gets a new tag, so no stale features are reused.
+    NUMERICS = ""
+
     def __init__(self, cfg: FeatureConfig):
         if cfg.window_size > cfg.nfft:
             raise ValueError(f"window_size {cfg.window_size} > nfft {cfg.nfft}")
@@ -183,8 +187,8 @@ def cached_features(
 ) -> np.ndarray:
     """Features of fixed-length clips (zero-padded/cut to `length` samples).
 
-    Computed once and reused: the cache key covers the frontend type, its
-    parameters and the clips' sample contents.
+    Computed once and reused: the cache key covers the frontend type and
+    its numerics tag, its parameters and the clips' sample contents.
     """
     cfg = fe.cfg
     clips = list(clips)
@@ -193,7 +197,7 @@ def cached_features(
         batch[i, : min(length, len(a))] = a[:length]
     path = None
     if cache_dir is not None:
-        h = hashlib.sha1((type(fe).__name__ + config_key(cfg)).encode())
+        h = hashlib.sha1((type(fe).__name__ + fe.NUMERICS + config_key(cfg)).encode())
         h.update(batch.tobytes())
         path = Path(cache_dir) / f"features-{h.hexdigest()[:20]}.npy"
         if path.exists():

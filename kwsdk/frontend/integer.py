@@ -1,6 +1,6 @@
 """Integer frontend: the bit-exact Python reference of the generated C
 frontend (`kws_frontend.c`), composed from the stage references
-window -> fft -> spectrum -> mel -> log [-> dct].
+fft (window + complex FFT) -> spectrum (split + power) -> mel -> log [-> dct].
 
 Input int16 PCM; output one s16 feature vector per hop with
 `frac_bits` fractional bits (log-mel: FEATURE_FRAC_BITS = 10; MFCC: fewer,
@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from kwsdk.config import FeatureConfig
-from kwsdk.frontend import dct, log, mel, rfft, spectrum, window
+from kwsdk.frontend import dct, fft, log, mel, spectrum
 from kwsdk.frontend.features import Frontend
 
 
@@ -38,6 +38,8 @@ class IntegerFrontend(Frontend):
     enough for training); "auto" uses C when a compiler is available.
     frames_int and analyze are always the Python reference."""
 
+    NUMERICS = "radix4-split-mel32"  # window + radix-4 FFT, split + power, u32 mel input, linear offset
+
     def __init__(self, cfg: FeatureConfig, backend: str = "auto"):
         super().__init__(cfg)
         if backend not in ("auto", "c", "python"):
@@ -47,30 +49,36 @@ class IntegerFrontend(Frontend):
         nfft = cfg.nfft
         if nfft & (nfft - 1) or nfft < 16:
             raise ValueError(f"integer frontend needs nfft a power of two >= 16, got {nfft}")
-        self.window_q15 = window.window_q15(cfg)
-        self.twiddle = rfft.twiddles_q31(nfft)
-        self.bitrev = rfft.bitrev_table(nfft // 2)
-        self.mel_q15 = mel.mel_weights_q15(cfg)
-        self.power_bits = mel.power_bits(self.mel_q15)
-        self.log_tables = log.log_tables(cfg.log_offset)
+        self.window_q15 = fft.window_q15(cfg)
+        self.split_twiddles = spectrum.split_twiddles(nfft)
+        self.mel_segments = mel.segment_weights(cfg)
+        self.mel_q15 = self.mel_segments.dense
+        self.exp_bias = spectrum.exponent_bias(cfg.spectrum, nfft) - mel.WEIGHT_FRAC_BITS
+        self.log_tables = log.LogTables.build(cfg.log_offset, self.mel_segments.mel_bits)
+        self.log_tables.check(*self.mel_exp_range())
         self.dct_q15 = dct.dct_q15(cfg.n_mels, cfg.n_mfcc) if cfg.n_mfcc else None
         self.frac_bits = dct.mfcc_frac_bits(cfg.n_mels) if cfg.n_mfcc else log.FEATURE_FRAC_BITS
 
+    def mel_exp_range(self) -> tuple[int, int]:
+        """The smallest and largest mel exponent: the spectrum stage's shift
+        m = max(1, bitlen(max spec >> 32)) with spec < 2**61 (power) or
+        < 2**31 (magnitude)."""
+        top = 61 if self.cfg.spectrum == "power" else 31
+        return 1 + self.exp_bias, max(1, top - 32) + self.exp_bias
+
     def stages(self, frames: np.ndarray) -> dict[str, np.ndarray]:
-        """Every stage's output for int16 frames (F, window_size): window (x,
-        n), rfft (re, im), spectrum (s, e), mel (mel, mel_exp), log (logmel)
-        and the features (after the DCT when configured)."""
+        """Every stage's output for int16 frames (F, window_size): fft (zr,
+        zi), spectrum (spec, m), mel (mel, mel_exp), log (logmel) and the
+        features (after the DCT when configured)."""
         c = self.cfg
         frames = np.asarray(frames)
         if frames.ndim != 2 or frames.shape[1] != c.window_size:
             raise ValueError(f"expected frames of {c.window_size} samples, got shape {frames.shape}")
         out: dict[str, np.ndarray] = {"frames": frames}
-        out["x"], out["n"] = window.apply_window_q15(frames, self.window_q15, c.nfft)
-        out["re"], out["im"] = rfft.rfft_q31(out["x"], *self.twiddle, self.bitrev)
-        out["s"], out["e"] = spectrum.spectrum_u64(out["re"], out["im"], out["n"], c.spectrum, c.nfft,
-                                                   self.power_bits)
-        out["mel"] = mel.mel_q15(out["s"], self.mel_q15)
-        out["mel_exp"] = out["e"] - mel.WEIGHT_FRAC_BITS
+        out["zr"], out["zi"] = fft.fft_q31(frames, self.window_q15, c.nfft)
+        out["spec"], out["m"] = spectrum.spectrum_u64(out["zr"], out["zi"], self.split_twiddles, c.spectrum)
+        out["mel"] = mel.mel_q15(out["spec"], out["m"], self.mel_q15)
+        out["mel_exp"] = out["m"] + self.exp_bias
         out["logmel"] = log.log_s16(out["mel"], out["mel_exp"], self.log_tables)
         feats = out["logmel"] if self.dct_q15 is None else dct.apply_dct_q15(out["logmel"], self.dct_q15)
         out["features"] = feats.astype(np.int16)
