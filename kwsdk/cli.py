@@ -300,7 +300,7 @@ def build_parser() -> argparse.ArgumentParser:
                    help="features to train on: the float reference (default) or the device's bit-exact "
                         "integer frontend")
     t.add_argument("--model-preset", choices=["default", "tiny"],
-                   help="model size: default (2 x 128 GRU) or tiny (2 x 32 GRU: the whole device library fits "
+                   help="model size: default (2 x 128 GRU) or tiny (2 x 28 GRU: the whole device library fits "
                         "32 KB of flash and 8 KB of RAM on a Cortex-M; distil it with --teacher for accuracy); "
                         "--cell, --hidden and --layers override it")
     t.add_argument("--cell", choices=["gru", "lstm"])

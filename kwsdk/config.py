@@ -141,7 +141,7 @@ class ModelConfig:
 # Model presets: "default" is the accuracy model (2 x 128 GRU); "tiny" fits a
 # Cortex-M with 32 KB of flash and 8 KB of RAM for the whole device library
 # (measured by kwsdk report; see README).
-MODEL_PRESETS = {"default": {}, "tiny": {"hidden": 32, "layers": 2}}
+MODEL_PRESETS = {"default": {}, "tiny": {"hidden": 28, "layers": 2}}
 
 
 def model_preset(name: str) -> ModelConfig:
