@@ -266,8 +266,10 @@ def cmd_daemon(args) -> int:
     if not (args.model and args.source):
         raise ConfigError("kwsdk daemon needs --model and --source (or --list-devices)")
 
+    if args.refractory is not None and not 0 <= args.refractory <= 3600:
+        raise ConfigError("--refractory must be 0-3600 seconds")
     n = run(Path(args.model), args.source, args.realtime, _keyword_thresholds(args.keyword_threshold),
-            Path(args.config) if args.config else None)
+            Path(args.config) if args.config else None, refractory_s=args.refractory)
     log(f"kwsdk daemon: {n} events")
     return 0
 
@@ -458,9 +460,12 @@ def build_parser() -> argparse.ArgumentParser:
     dm.add_argument("--list-devices", action="store_true", help="list the audio input devices and exit")
     dm.add_argument("--realtime", action="store_true", help="pace a wav source to the audio clock")
     dm.add_argument("--keyword-threshold", metavar="WORD=T,...", help="per-keyword thresholds, e.g. yes=0.9")
+    dm.add_argument("--refractory", type=float, metavar="S",
+                    help="seconds after an event in which no other fires (default: the export's, usually 1)")
     dm.add_argument("--config", help='JSON: {"thresholds": {...}, "commands": {"yes": ["/usr/bin/prog", "arg"]}, '
-                                     '"socket": "/run/kwsdk/kws.sock"}; re-read on SIGHUP (commands run without '
-                                     'a shell; the event is in KWS_KEYWORD, KWS_SCORE, KWS_TIME)')
+                                     '"socket": "/run/kwsdk/kws.sock", "refractory_s": 1.5}; re-read on SIGHUP '
+                                     '(commands run without a shell; the event is in KWS_KEYWORD, KWS_SCORE, '
+                                     'KWS_TIME)')
     dm.set_defaults(func=cmd_daemon)
 
     d = sub.add_parser("demo", help="run the whole pipeline on the real sample shipped with kwsdk",

@@ -20,7 +20,8 @@ SIGTERM and SIGINT stop cleanly (the socket file is removed); SIGHUP
 re-reads the config file.
 
 Config (JSON, --config): {"thresholds": {"yes": 0.9}, "commands": {"yes":
-["/usr/bin/logger", "heard yes"]}, "socket": "/run/kwsdk/kws.sock"}.
+["/usr/bin/logger", "heard yes"]}, "socket": "/run/kwsdk/kws.sock",
+"refractory_s": 1.5}; --keyword-threshold and --refractory override it.
 - A keyword's command is an argument list run without a shell, so neither
   a keyword nor a config value can inject shell code; the event reaches it
   in KWS_KEYWORD, KWS_SCORE and KWS_TIME.
@@ -78,11 +79,12 @@ class KwsLibrary:
         lib.kws_process.argtypes = [ctypes.c_void_p, ctypes.c_void_p, ctypes.c_size_t, ctypes.c_void_p,
                                     ctypes.c_size_t]
         lib.kws_set_threshold.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int32]
+        lib.kws_set_refractory.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
         self.lib = lib
         self.state = ctypes.create_string_buffer(lib.kws_state_size())
         self.events = (_Event * MAX_EVENTS)()
         self.categories = list(self.meta["categories"])
-        self.sample_rate = int(self.meta["sample_rate"])
+        self.sample_rate, self.hop = int(self.meta["sample_rate"]), int(self.meta["hop_size"])
         lib.kws_init(self.state)
 
     def reset(self) -> None:
@@ -93,6 +95,9 @@ class KwsLibrary:
         if keyword not in self.categories or keyword.startswith("_"):
             raise ConfigError(f"no keyword {keyword!r} in this model ({', '.join(self.categories)})")
         self.lib.kws_set_threshold(self.state, self.categories.index(keyword), int(round(threshold * 32768)))
+
+    def set_refractory(self, seconds: float) -> None:
+        self.lib.kws_set_refractory(self.state, refractory_frames(seconds, self.sample_rate, self.hop))
 
     def process(self, pcm: np.ndarray, offset: int = 0) -> list[dict]:
         """Events of a chunk; `offset` samples (fed before the last reset) keep
@@ -115,7 +120,14 @@ class Backend(Protocol):
 
     def set_threshold(self, keyword: str, threshold: float) -> None: ...
 
+    def set_refractory(self, seconds: float) -> None: ...
+
     def process(self, pcm: np.ndarray, offset: int = 0) -> list[dict]: ...
+
+
+def refractory_frames(seconds: float, sample_rate: int, hop: int) -> int:
+    """The detector's refractory period in frames, rounded as kwsdk.detector does."""
+    return int(round(seconds * sample_rate / hop))
 
 
 def load_model(path: Path) -> Backend:
@@ -261,6 +273,7 @@ class DaemonConfig:
     thresholds: dict[str, float] = field(default_factory=dict)
     commands: dict[str, list[str]] = field(default_factory=dict)
     socket: str = ""
+    refractory_s: float | None = None  # None: the export's
 
     @classmethod
     def load(cls, path: Path | None, categories: list[str]) -> "DaemonConfig":
@@ -270,9 +283,13 @@ class DaemonConfig:
             d = json.loads(Path(path).read_text())
         except (OSError, json.JSONDecodeError) as e:
             raise ConfigError(f"{path}: cannot read the daemon config ({e})") from None
-        if not isinstance(d, dict) or set(d) - {"thresholds", "commands", "socket"}:
-            raise ConfigError(f"{path}: expected an object with thresholds, commands and/or socket")
-        cfg = cls(dict(d.get("thresholds", {})), dict(d.get("commands", {})), str(d.get("socket", "")))
+        if not isinstance(d, dict) or set(d) - {"thresholds", "commands", "socket", "refractory_s"}:
+            raise ConfigError(f"{path}: expected an object with thresholds, commands, socket and/or refractory_s")
+        refractory = d.get("refractory_s")
+        if refractory is not None and not (isinstance(refractory, (int, float)) and 0 <= refractory <= 3600):
+            raise ConfigError(f"{path}: refractory_s must be a number of seconds (0-3600)")
+        cfg = cls(dict(d.get("thresholds", {})), dict(d.get("commands", {})), str(d.get("socket", "")),
+                  refractory)
         for word in [*cfg.thresholds, *cfg.commands]:
             if word not in categories or word.startswith("_"):
                 raise ConfigError(f"{path}: {word!r} is not a keyword of this model")
@@ -326,14 +343,19 @@ def run_command(argv: list[str], event: dict) -> subprocess.Popen:
 def run(export_dir: Path, source: "str | Iterable", realtime: bool = False,
         thresholds: dict[str, float] | None = None,
         config: Path | None = None,
-        emit: Callable[[dict], None] = lambda e: print(json.dumps(e), flush=True)) -> int:
-    """Detect until the source ends or SIGTERM/SIGINT; returns the number of events."""
+        emit: Callable[[dict], None] = lambda e: print(json.dumps(e), flush=True),
+        refractory_s: float | None = None) -> int:
+    """Detect until the source ends or SIGTERM/SIGINT; returns the number of
+    events. Flags (thresholds, refractory_s) win over the config file."""
     kws = load_model(export_dir)
     cfg = DaemonConfig.load(config, kws.categories)
 
     def apply(c: DaemonConfig) -> None:
         for word, thr in {**c.thresholds, **(thresholds or {})}.items():
             kws.set_threshold(word, thr)
+        refractory = refractory_s if refractory_s is not None else c.refractory_s
+        if refractory is not None:
+            kws.set_refractory(refractory)
 
     apply(cfg)
     subs = Subscribers(cfg.socket) if cfg.socket else None

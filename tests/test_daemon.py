@@ -207,3 +207,60 @@ def test_memory_stays_flat_over_a_long_run(exported):
 
     run(exported, source(), emit=lambda e: None)
     assert len(rss) == 60 and rss[-1] - rss[1] < 2048, rss
+
+
+def test_refractory_from_flag_and_config(exported, qrun, tmp_path):
+    """The refractory period set at run time (kws_set_refractory) gives the
+    reference's events for that period; the flag wins over the config."""
+    path, pcm = _stream(tmp_path, True)
+    cfg = RunConfig.load(qrun / "config.json")
+    q = QuantModel.load(qrun / "quant" / "model_q.npz")
+    counts = {}
+    for seconds in (0.1, 2.0):
+        p = kwsdk("daemon", "--model", exported, "--source", f"wav:{path}", "--refractory", seconds)
+        events = [json.loads(line) for line in p.stdout.splitlines()]
+        ref = IntPipeline(cfg.features, cfg.vad, q, DetectorConfig(**{**LOW, "refractory_s": seconds})).run(pcm)
+        assert [(e["index"], e["time"]) for e in events] == [(r.keyword, r.sample / 16000) for r in ref.events]
+        counts[seconds] = len(events)
+    assert counts[0.1] > counts[2.0] > 0
+    (tmp_path / "d.json").write_text(json.dumps({"refractory_s": 2.0}))
+    by_config = kwsdk("daemon", "--model", exported, "--source", f"wav:{path}", "--config", tmp_path / "d.json")
+    assert len(by_config.stdout.splitlines()) == counts[2.0]
+    both = kwsdk("daemon", "--model", exported, "--source", f"wav:{path}", "--config", tmp_path / "d.json",
+                 "--refractory", "0.1")
+    assert len(both.stdout.splitlines()) == counts[0.1]
+    (tmp_path / "d.json").write_text(json.dumps({"refractory_s": "long"}))
+    bad = kwsdk("daemon", "--model", exported, "--source", "stdin", "--config", tmp_path / "d.json", check=False)
+    assert bad.returncode == 2 and "refractory_s" in bad.stderr
+
+
+def test_sigterm_during_detection_stops_cleanly(exported, tmp_path):
+    """SIGTERM while audio is still flowing: exit status 0, events so far
+    printed, the socket removed."""
+    import signal
+    import time
+
+    _, pcm = _stream(tmp_path, True)
+    sock = tmp_path / "kws.sock"
+    (tmp_path / "d.json").write_text(json.dumps({"socket": str(sock)}))
+    p = subprocess.Popen([sys.executable, "-m", "kwsdk.cli", "daemon", "--model", str(exported), "--source", "stdin",
+                          "--config", str(tmp_path / "d.json")], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                         stderr=subprocess.PIPE)
+    data = pcm.astype("<i2").tobytes()
+    p.stdin.write(data[: len(data) // 2])
+    p.stdin.flush()
+    for _ in range(200):
+        if sock.exists():
+            break
+        time.sleep(0.05)
+    time.sleep(0.5)  # let it detect on what it has
+    p.send_signal(signal.SIGTERM)
+    try:  # audio keeps coming, as from a microphone: the daemon stops at its next chunk
+        p.stdin.write(data[len(data) // 2 :])
+        p.stdin.close()
+    except BrokenPipeError:  # it already has
+        pass
+    out, err = p.communicate(timeout=60)
+    assert p.returncode == 0, err.decode()[-2000:]
+    assert all(set(json.loads(line)) == {"keyword", "index", "score", "time"} for line in out.decode().splitlines())
+    assert not sock.exists()

@@ -173,6 +173,11 @@ class TfliteDetector:
         # As kws_set_threshold: a q15 threshold times the smoothing window.
         self.pipe.detector.thr[self.categories.index(keyword)] = int(round(threshold * 32768)) * self.k
 
+    def set_refractory(self, seconds: float) -> None:
+        from kwsdk.daemon import refractory_frames
+
+        self.pipe.detector.refractory = refractory_frames(seconds, self.sample_rate, self.pipe.fcfg.hop_size)
+
     def process(self, pcm: np.ndarray, offset: int = 0) -> list[dict]:
         return [{"keyword": self.categories[e.keyword], "index": int(e.keyword), "score": e.score_q15 / 32768,
                  "time": (e.sample + offset) / self.sample_rate} for e in self.pipe.feed(pcm).events]
