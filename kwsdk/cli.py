@@ -34,14 +34,18 @@ def _emit(result: dict, as_json: bool, summary) -> None:
 
 
 def cmd_train(args) -> int:
-    from kwsdk.config import RunConfig, feature_preset, model_preset
+    import dataclasses
+
+    from kwsdk.config import MODEL_PRESETS, ModelConfig, RunConfig, feature_preset
     from kwsdk.train import train
 
     cfg = RunConfig.load(args.config) if args.config else RunConfig()
     if args.preset:
         cfg.features = feature_preset(args.preset)
-    if args.model_preset:
-        cfg.model = model_preset(args.model_preset)
+    if args.model_preset:  # the preset's model and augmentation, over the config file's
+        preset = MODEL_PRESETS[args.model_preset]
+        cfg.model = ModelConfig(**preset["model"])
+        cfg.augment = dataclasses.replace(cfg.augment, **preset["augment"])
     if args.frontend:
         cfg.features.frontend = args.frontend
     if args.keywords:
@@ -302,8 +306,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="features to train on: the float reference (default) or the device's bit-exact "
                         "integer frontend")
     t.add_argument("--model-preset", choices=["default", "tiny"],
-                   help="model size: default (2 x 128 GRU) or tiny (2 x 28 GRU: the whole device library fits "
-                        "32 KB of flash and 8 KB of RAM on a Cortex-M; distil it with --teacher for accuracy); "
+                   help="model size: default (2 x 128 GRU) or tiny (2 x 28 GRU, trained without masks: the whole "
+                        "device library fits 32 KB of flash and 8 KB of RAM on a Cortex-M; distil it with --teacher); "
                         "--cell, --hidden and --layers override it")
     t.add_argument("--cell", choices=["gru", "lstm"])
     t.add_argument("--hidden", type=int, help="recurrent units per layer")
