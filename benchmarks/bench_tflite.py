@@ -55,7 +55,7 @@ def main() -> None:
     a = p.parse_args()
     try:
         cfg, q = load_quantized(a.run)
-        models = tflite_models(a.run, device_detector(a.run, cfg))
+        models = tflite_models(a.run, cfg, q, device_detector(a.run, cfg))
     except ConfigError as e:
         p.error(str(e))
     ds = load_data(p, a.data, cfg.features.sample_rate)

@@ -24,8 +24,9 @@ import numpy as np
 from _common import add_data_arg
 from kwsdk.audio import write_wav
 from kwsdk.detector import Event, detect
-from kwsdk.evaluate import build_stream, load_run_and_split, stream_builder, stream_posteriors
+from kwsdk.evaluate import load_run_and_split, stream_builder, stream_posteriors
 from kwsdk.export import device_detector
+from kwsdk.frontend import make_frontend
 from kwsdk.metrics import score_events
 from kwsdk.streams import stream_chunks
 
@@ -54,9 +55,10 @@ def main() -> None:
     seconds = len(audio) / sr
     daemon = score_events([Event(0, e["index"], e["score"], e["time"]) for e in events], truth, cats, sr, seconds)
     det = device_detector(a.run, cfg)
-    es = build_stream(cfg, cats, clips, ds.noise, a.minutes, 0)  # the same stream, featurised in float
-    ref = score_events(detect(stream_posteriors(model, es.features), cats, det, cfg.features.frames_per_second),
-                       es.truth, cats, sr, es.seconds)
+    frontend = make_frontend(cfg.features)  # the same stream's float features, chunk by chunk as eval --stream
+    feats = np.concatenate([frontend.process(part) for part in parts])
+    ref = score_events(detect(stream_posteriors(model, feats), cats, det, cfg.features.frames_per_second),
+                       truth, cats, sr, seconds)
     res = {"minutes": seconds / 60, "threshold": det.threshold, "keywords_spoken": daemon["keywords_spoken"],
            "daemon": {k: daemon[k] for k in ("recall", "false_accepts_per_hour", "hits", "false_accepts")},
            "pytorch": {k: ref[k] for k in ("recall", "false_accepts_per_hour", "hits", "false_accepts")}}

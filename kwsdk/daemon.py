@@ -92,9 +92,7 @@ class KwsLibrary:
         self.lib.kws_reset(self.state)
 
     def set_threshold(self, keyword: str, threshold: float) -> None:
-        if keyword not in self.categories or keyword.startswith("_"):
-            raise ConfigError(f"no keyword {keyword!r} in this model ({', '.join(self.categories)})")
-        self.lib.kws_set_threshold(self.state, self.categories.index(keyword), int(round(threshold * 32768)))
+        self.lib.kws_set_threshold(self.state, keyword_index(self.categories, keyword), int(round(threshold * 32768)))
 
     def set_refractory(self, seconds: float) -> None:
         self.lib.kws_set_refractory(self.state, refractory_frames(seconds, self.sample_rate, self.hop))
@@ -123,6 +121,13 @@ class Backend(Protocol):
     def set_refractory(self, seconds: float) -> None: ...
 
     def process(self, pcm: np.ndarray, offset: int = 0) -> list[dict]: ...
+
+
+def keyword_index(categories: list[str], keyword: str) -> int:
+    """The category index of a keyword a backend may set; a clear error otherwise."""
+    if keyword not in categories or keyword.startswith("_"):
+        raise ConfigError(f"no keyword {keyword!r} in this model ({', '.join(categories)})")
+    return categories.index(keyword)
 
 
 def refractory_frames(seconds: float, sample_rate: int, hop: int) -> int:

@@ -38,6 +38,7 @@ from pathlib import Path
 import numpy as np
 
 from kwsdk.config import DetectorConfig, RunConfig
+from kwsdk.fileio import atomic_write_text
 
 NON_KEYWORDS = ("_unknown_", "_silence_")
 CLIP_FLOOR = DetectorConfig.clip_floor  # the default; training calibrates a run's own
@@ -58,6 +59,11 @@ def detector_config(run_dir: Path, cfg: RunConfig) -> DetectorConfig:
     if path.exists():
         return DetectorConfig(**json.loads(path.read_text()))
     return cfg.detector
+
+
+def save_detector(run_dir: Path, det: DetectorConfig) -> None:
+    """Write a run's calibrated detector (what detector_config reads back)."""
+    atomic_write_text(Path(run_dir) / "detector.json", json.dumps(dataclasses.asdict(det), indent=2) + "\n")
 
 
 def keyword_indices(categories: list[str]) -> list[int]:

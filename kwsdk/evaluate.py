@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import json
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +10,8 @@ import torch
 
 from kwsdk.config import AugmentConfig, ConfigError, DetectorConfig, RunConfig, StreamConfig
 from kwsdk.data import load_dataset
-from kwsdk.detector import detect, detector_config
-from kwsdk.fileio import atomic_write, atomic_write_text
+from kwsdk.detector import detect, detector_config, save_detector
+from kwsdk.fileio import atomic_write
 from kwsdk.frontend import make_frontend
 from kwsdk.metrics import score_events
 from kwsdk.models import KWSModel
@@ -138,7 +137,7 @@ def calibrate(run_dir: Path, model: KWSModel, cfg: RunConfig, cats, clips, noise
     ok = [c for c in curve if c["false_accepts_per_hour"] <= target_fa_per_hour]
     thr = ok[0]["threshold"] if ok else float(SWEEP[-1])
     det = dataclasses.replace(cfg.detector, threshold=thr)
-    atomic_write_text(Path(run_dir) / "detector.json", json.dumps(dataclasses.asdict(det), indent=2) + "\n")
+    save_detector(run_dir, det)
     return det
 
 

@@ -108,8 +108,8 @@ def export(run_dir: Path, out: Path, target: str = "host", options: PipelineOpti
             raise ConfigError("--target tflite takes no --cpu, --arch, --native or VAD options")
         from kwsdk.tflite.export import export_tflite
 
-        cfg, _ = load_quantized(run_dir)
-        return export_tflite(run_dir, out, det or device_detector(run_dir, cfg))
+        cfg, q = load_quantized(run_dir)
+        return export_tflite(run_dir, out, cfg, q, det or device_detector(run_dir, cfg))
     if (target == "mcu") != (cpu is not None):
         raise ConfigError("--cpu goes with --target mcu (and is required there)")
     if target == "rpi" and (arch is None) == (not native):

@@ -36,14 +36,22 @@ def write_sources(files: Mapping[str, str], out_dir: Path) -> list[Path]:
     return paths
 
 
+def run_tool(cmd: list[str]) -> None:
+    """Run a compiler or linker; BuildError with its output if it fails."""
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise BuildError(f"{' '.join(cmd)}\n{proc.stdout}{proc.stderr}")
+
+
 def _compile(cmd: list[str], out: Path) -> None:
     """Run the compiler with output to a temporary name, then rename: a
     library that a process has loaded is never overwritten in place."""
     tmp = out.with_name(f".{out.name}.{os.getpid()}.tmp")
-    proc = subprocess.run([*cmd, "-o", str(tmp)], capture_output=True, text=True)
-    if proc.returncode != 0:
+    try:
+        run_tool([*cmd, "-o", str(tmp)])
+    except BuildError:
         tmp.unlink(missing_ok=True)
-        raise BuildError(f"{' '.join(cmd)}\n{proc.stdout}{proc.stderr}")
+        raise
     os.replace(tmp, out)
 
 

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterable
 
 from kwsdk.config import ConfigError
-from kwsdk.hostbuild import STRICT_CFLAGS, BuildError, nm_sizes
+from kwsdk.hostbuild import STRICT_CFLAGS, BuildError, nm_sizes, run_tool
 
 CC = "arm-none-eabi-gcc"
 
@@ -56,12 +56,6 @@ def support_dir() -> Path:
     return Path(str(resources.files("kwsdk") / "targets" / "mcu"))
 
 
-def _run(cmd: list[str]) -> None:
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise BuildError(f"{' '.join(cmd)}\n{proc.stdout}{proc.stderr}")
-
-
 def _objects(sources: list[Path], prefix: Path, cpu: str, opt: str, defines: Iterable[str] = (),
              include_from: Iterable[Path] = ()) -> list[str]:
     """Compile the C sources for the core with the library's strict warnings,
@@ -75,7 +69,7 @@ def _objects(sources: list[Path], prefix: Path, cpu: str, opt: str, defines: Ite
     objs = []
     for src in [s for s in sources if str(s).endswith(".c")]:
         obj = prefix.parent / f"{prefix.name}.{Path(src).stem}.o"
-        _run([CC, *c.flags, *STRICT_CFLAGS, opt, *defs, "-ffunction-sections", "-fdata-sections", *incs,
+        run_tool([CC, *c.flags, *STRICT_CFLAGS, opt, *defs, "-ffunction-sections", "-fdata-sections", *incs,
               "-c", str(src), "-o", str(obj)])
         objs.append(str(obj))
     return objs
@@ -89,7 +83,7 @@ def build_firmware(sources: Iterable[Path], out: Path, cpu: str, opt: str = "-O2
     objs = _objects([*sources, support_dir() / "startup.c"], out, cpu, opt,
                     [*defines, *(["KWS_BARE"] if bare else [])])
     specs = ["--specs=nano.specs"] + ([] if bare else ["--specs=rdimon.specs"])
-    _run([CC, *get_cpu(cpu).flags, "-nostartfiles", *specs, "-Wl,--gc-sections", "-T",
+    run_tool([CC, *get_cpu(cpu).flags, "-nostartfiles", *specs, "-Wl,--gc-sections", "-T",
           str(support_dir() / "mps2.ld"), *objs, "-o", str(out)])
     return out
 

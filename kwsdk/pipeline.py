@@ -63,7 +63,7 @@ class IntPipeline:
         self.detector.reset()
         self.prev_vad = 0
         self.since_vad = self.detector.k  # frames since the VAD was last active, capped at K
-        self.pending = np.zeros(self.fcfg.window_size - self.fcfg.hop_size, np.int16)  # for feed()
+        self.pending = self._no_history()  # samples feed() holds for the next frame
 
     def state_vector(self) -> np.ndarray:
         h = [s[0][0] for s in self.model.state]
@@ -73,7 +73,12 @@ class IntPipeline:
     def run(self, pcm: np.ndarray) -> FrameTrace:
         """All frames of int16 PCM, continuing from the current state (the
         frontend starts afresh: call on whole streams or reset between)."""
-        return self._frames(self.frontend.analyze(pcm))
+        self.pending = self._no_history()
+        return self.feed(pcm)
+
+    def _no_history(self) -> np.ndarray:
+        """The frontend's window history at the start of a stream: zeros."""
+        return np.zeros(self.fcfg.window_size - self.fcfg.hop_size, np.int16)
 
     def feed(self, pcm: np.ndarray) -> FrameTrace:
         """Streaming: any number of samples in, the frames they complete out

@@ -67,22 +67,28 @@ def _thumb_count(code: bytes) -> int:
     return n
 
 
-def _load_elf(uc, data: bytes) -> int:
+def _load_elf(uc, data: bytes, map_pages: bool = False) -> int:
     """Write the PT_LOAD segments of a 32- or 64-bit little-endian ELF at their
-    physical addresses (flash for a firmware); returns the entry point."""
+    physical addresses (flash for a firmware), first mapping their pages
+    (code, data and bss) with `map_pages`; returns the entry point."""
     if data[4] == 2:  # ELFCLASS64
         entry, phoff = struct.unpack_from("<QQ", data, 24)
         phentsize, phnum = struct.unpack_from("<HH", data, 54)
         fields = [struct.unpack_from("<II6Q", data, phoff + i * phentsize) for i in range(phnum)]
-        segments = [(f[0], f[2], f[4], f[5]) for f in fields]  # type, offset, paddr, filesz
+        segments = [(f[0], f[2], f[4], f[5], f[6]) for f in fields]  # type, offset, paddr, filesz, memsz
     else:
         entry, = struct.unpack_from("<I", data, 24)
         phoff, = struct.unpack_from("<I", data, 28)
         phentsize, phnum = struct.unpack_from("<HH", data, 42)
         fields = [struct.unpack_from("<8I", data, phoff + i * phentsize) for i in range(phnum)]
-        segments = [(f[0], f[1], f[3], f[4]) for f in fields]
-    for p_type, off, paddr, filesz in segments:
-        if p_type == 1 and filesz:  # PT_LOAD
+        segments = [(f[0], f[1], f[3], f[4], f[5]) for f in fields]
+    for p_type, off, paddr, filesz, memsz in segments:
+        if p_type != 1:  # PT_LOAD only
+            continue
+        if map_pages:
+            lo, hi = paddr & ~0xFFF, (paddr + memsz + 0xFFF) & ~0xFFF
+            uc.mem_map(lo, hi - lo)
+        if filesz:
             uc.mem_write(paddr, data[off : off + filesz])
     return entry
 
@@ -178,15 +184,7 @@ def count_instructions_a64(elf: Path, max_instructions: int = 4_000_000_000) -> 
     from unicorn import arm64_const
 
     uc = unicorn.Uc(unicorn.UC_ARCH_ARM64, unicorn.UC_MODE_ARM)
-    data = elf.read_bytes()
-    phoff, = struct.unpack_from("<Q", data, 32)
-    phentsize, phnum = struct.unpack_from("<HH", data, 54)
-    for i in range(phnum):  # map every PT_LOAD segment's pages (code, data and bss)
-        p_type, _, _, _, paddr, _, memsz, _ = struct.unpack_from("<II6Q", data, phoff + i * phentsize)
-        if p_type == 1:
-            lo, hi = paddr & ~0xFFF, (paddr + memsz + 0xFFF) & ~0xFFF
-            uc.mem_map(lo, hi - lo)
-    entry = _load_elf(uc, data)
+    entry = _load_elf(uc, elf.read_bytes(), map_pages=True)
     uc.mem_map(A64_STACK_TOP - MEM_BYTES, MEM_BYTES)
     uc.reg_write(arm64_const.UC_ARM64_REG_SP, A64_STACK_TOP)
     uc.reg_write(arm64_const.UC_ARM64_REG_CPACR_EL1, 3 << 20)  # FP/SIMD on, as an OS leaves it

@@ -7,12 +7,11 @@ AArch64 build (no OS, no libc) for counting instructions in an emulator."""
 from __future__ import annotations
 
 import shutil
-import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
 from kwsdk.config import ConfigError
-from kwsdk.hostbuild import STRICT_CFLAGS, BuildError
+from kwsdk.hostbuild import STRICT_CFLAGS, BuildError, run_tool
 
 
 @dataclass(frozen=True)
@@ -61,14 +60,8 @@ def build_bare_a64(sources: list[Path], out: Path, opt: str = "-O2", defines: tu
     jobs.append((start, ["-fno-tree-loop-distribute-patterns"]))  # its loops must not call themselves
     for src, extra in jobs:
         obj = out.parent / f"{out.name}.{src.stem}.o"
-        _run([*base, *extra, "-c", str(src), "-o", str(obj)])
+        run_tool([*base, *extra, "-c", str(src), "-o", str(obj)])
         objs.append(str(obj))
-    _run([a.cc, *a.flags, "-nostdlib", "-static", "-no-pie", "-Wl,--gc-sections", "-e", "_start", *objs,
+    run_tool([a.cc, *a.flags, "-nostdlib", "-static", "-no-pie", "-Wl,--gc-sections", "-e", "_start", *objs,
           "-lgcc", "-o", str(out)])
     return out
-
-
-def _run(cmd: list[str]) -> None:
-    proc = subprocess.run(cmd, capture_output=True, text=True)
-    if proc.returncode != 0:
-        raise BuildError(f"{' '.join(cmd)}\n{proc.stdout}{proc.stderr}")

@@ -36,7 +36,7 @@ from tqdm import tqdm
 
 from kwsdk.config import ConfigError, DetectorConfig, RunConfig
 from kwsdk.data import Dataset, load_dataset
-from kwsdk.detector import calibrate_clip_floor, clip_decisions
+from kwsdk.detector import calibrate_clip_floor, clip_decisions, save_detector
 from kwsdk.fileio import atomic_write_bytes, atomic_write_text
 from kwsdk.frontend import make_frontend
 from kwsdk.frontend.features import Frontend, cached_features
@@ -340,7 +340,7 @@ def finish(out: Path, cfg: RunConfig, cats, prep: Prepared, test_clips, history,
         log(f"detector threshold {det.threshold:g} (<= {cfg.train.target_fa_per_hour:g} false accepts/h "
             f"on a {cfg.train.calibrate_minutes:g} min validation stream)")
     elif val_clips:
-        atomic_write_text(out / "detector.json", json.dumps(dataclasses.asdict(det), indent=2) + "\n")
+        save_detector(out, det)
     export_onnx(model, out / "model.onnx")
     atomic_write_text(out / "metrics.json", json.dumps(metrics, indent=2) + "\n")
     (out / "checkpoint.pt").unlink(missing_ok=True)

@@ -138,12 +138,54 @@ def record_mismatches(c: np.ndarray, pipe: IntPipeline, records: list[np.ndarray
     return out
 
 
+@dataclass
+class CRun:
+    """The driver's records for a split's clips (each from a reset state) and
+    for one continuous stream."""
+
+    pcms: list[np.ndarray]  # the clips as fed
+    clips: np.ndarray  # their records, clip after clip
+    frames: int  # records per clip
+    stream: np.ndarray  # the stream's PCM
+    stream_records: np.ndarray
+
+
+def run_c(tgt: Target, run_dir: Path, q, cfg, cats, clips, noise, det: DetectorConfig, options: PipelineOptions,
+          chunk: int, stream_minutes: float, seed: int, log) -> CRun:
+    """Build the run's library with the test driver for `tgt` and feed it the
+    clips (`chunk` samples per call) and the evaluation stream (STREAM_CHUNK)."""
+    from kwsdk.evaluate import stream_builder
+    from kwsdk.streams import stream_chunks
+    from kwsdk.train import clip_length
+
+    if not 1 <= chunk <= MAX_CHUNK:
+        raise ConfigError(f"--chunk must be 1-{MAX_CHUNK} samples, not {chunk}")
+    files, _ = library_sources(run_dir, options, det, tgt.cpu)
+    files["kws_main.c"] = driver_source(q.cell)
+    n_state = q.hidden * len(q.layers) * (2 if q.cell == "lstm" else 1)  # h of every layer, then c
+    dtype = trace_dtype(q.n_features, q.n_classes, n_state)
+    length = clip_length(cfg)
+    pcms = [clip_pcm16(c.audio, length) for c in clips]
+    stream = to_pcm16(np.concatenate([a for a, _ in stream_chunks(stream_builder(cfg, cats, clips, noise),
+                                                                   stream_minutes * 60.0, seed)]))
+    with tempfile.TemporaryDirectory() as tmp:
+        exe = tgt.build(write_sources(files, Path(tmp) / "src"), Path(tmp) / "kws_main")
+        log(f"[{tgt.name}] {len(clips)} clips and a {len(stream) / cfg.features.sample_rate / 60:.1f} min stream "
+            "through the C pipeline")
+        c_clips = run_driver(tgt, exe, pcms, chunk, dtype)
+        c_stream = run_driver(tgt, exe, [stream], STREAM_CHUNK, dtype)
+    frames = length // cfg.features.hop_size
+    if len(c_clips) != frames * len(pcms):
+        raise RuntimeError(f"{tgt.name}: the C produced {len(c_clips)} frames for {len(pcms)} clips, "
+                           f"expected {frames * len(pcms)}")
+    return CRun(pcms, c_clips, frames, stream, c_stream)
+
+
 def verify(run_dir: Path, data_dir: Path, target: str = "host", split: str = "test", stream_minutes: float = 10.0,
            chunk: int = 333, seed: int = 0, cache_dir: Path | None = None, progress: bool = True,
            options: PipelineOptions | None = None, det: DetectorConfig | None = None, log=print) -> dict:
-    from kwsdk.evaluate import load_run_and_split, stream_builder
-    from kwsdk.streams import stream_chunks
-    from kwsdk.train import clip_features, clip_length, posteriors
+    from kwsdk.evaluate import load_run_and_split
+    from kwsdk.train import clip_features, posteriors
 
     if target in TFLITE_TARGETS:
         from kwsdk.tflite.verify import verify_tflite
@@ -151,33 +193,15 @@ def verify(run_dir: Path, data_dir: Path, target: str = "host", split: str = "te
         return verify_tflite(run_dir, data_dir, target, split, stream_minutes, chunk, seed, cache_dir, progress,
                              det, log)
     tgt = get_target(target)
-    if not 1 <= chunk <= MAX_CHUNK:
-        raise ConfigError(f"--chunk must be 1-{MAX_CHUNK} samples, not {chunk}")
     options = options or PipelineOptions()
     run_dir = Path(run_dir)
     _, q = load_quantized(run_dir)
     cfg, cats, model, ds, clips = load_run_and_split(run_dir, data_dir, split, cache_dir, progress)
     det = det or device_detector(run_dir, cfg)
-    files, _ = library_sources(run_dir, options, det, tgt.cpu)
-    files["kws_main.c"] = driver_source(q.cell)
+    c = run_c(tgt, run_dir, q, cfg, cats, clips, ds.noise, det, options, chunk, stream_minutes, seed, log)
+    c_clips, c_stream, stream, frames = c.clips, c.stream_records, c.stream, c.frames
     pipe = IntPipeline(cfg.features, cfg.vad, q, det, options)
-    dtype = trace_dtype(q.n_features, q.n_classes, len(pipe.state_vector()))
-    length = clip_length(cfg)
-    pcms = [clip_pcm16(c.audio, length) for c in clips]
-    with tempfile.TemporaryDirectory() as tmp:
-        exe = tgt.build(write_sources(files, Path(tmp) / "src"), Path(tmp) / "kws_main")
-        log(f"[{tgt.name}] {len(clips)} clips through the C pipeline")
-        c_clips = run_driver(tgt, exe, pcms, chunk, dtype)
-        builder = stream_builder(cfg, cats, clips, ds.noise)
-        stream = to_pcm16(np.concatenate([a for a, _ in stream_chunks(builder, stream_minutes * 60.0, seed)]))
-        log(f"[{tgt.name}] {len(stream) / cfg.features.sample_rate / 60:.1f} min stream through the C pipeline")
-        c_stream = run_driver(tgt, exe, [stream], STREAM_CHUNK, dtype)
-
-    frames = length // cfg.features.hop_size
-    if len(c_clips) != frames * len(pcms):
-        raise RuntimeError(f"{tgt.name}: the C produced {len(c_clips)} frames for {len(pcms)} clips, "
-                           f"expected {frames * len(pcms)}")
-    per_clip = record_mismatches(c_clips, pipe, pcms)
+    per_clip = record_mismatches(c_clips, pipe, c.pcms)
     bad_frames = sum(int(b.sum()) for b in per_clip)
     bad_clips = [str(c.path) for c, b in zip(clips, per_clip) if b.any()]
     pipe.reset()

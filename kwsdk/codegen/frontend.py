@@ -12,7 +12,7 @@ import numpy as np
 
 from kwsdk.codegen import c_array, c_int, inputs_hash, render
 from kwsdk.config import FeatureConfig, VadConfig
-from kwsdk.frontend import dct, fft, log, mel, spectrum, vad
+from kwsdk.frontend import dct, fft, log, spectrum, vad
 from kwsdk.frontend.integer import IntegerFrontend
 
 FIRST_POS_END = 255  # end mark before the first-stage positions (DSP loop); positions are below it

@@ -14,9 +14,10 @@ from pathlib import Path
 
 from kwsdk.codegen import render
 from kwsdk.codegen.frontend import generate_frontend
-from kwsdk.config import ConfigError, DetectorConfig
+from kwsdk.config import ConfigError, DetectorConfig, RunConfig
 from kwsdk.fileio import atomic_write_bytes, atomic_write_text
 from kwsdk.hostbuild import write_sources
+from kwsdk.qmodel.model import QuantModel
 from kwsdk.tflite.model import FloatModel, float_tflite, quantized_tflite
 
 QUANT_FILE, FLOAT_FILE = "kws_16x8.tflite", "kws_float.tflite"
@@ -30,12 +31,10 @@ def model_meta(cfg, det: DetectorConfig) -> dict:
             "detector": asdict(det)}
 
 
-def tflite_models(run_dir: Path, det: DetectorConfig) -> dict[str, bytes]:
-    """File name -> flatbuffer of both variants of RUN's model."""
-    from kwsdk.export import load_quantized
-
+def tflite_models(run_dir: Path, cfg: RunConfig, q: QuantModel, det: DetectorConfig) -> dict[str, bytes]:
+    """File name -> flatbuffer of both variants of RUN's model (its config and
+    quantized model as load_quantized gives them)."""
     run_dir = Path(run_dir)
-    cfg, q = load_quantized(run_dir)
     meta = model_meta(cfg, det)
     fpath = run_dir / "quant" / "model_float.npz"
     if not fpath.exists():
@@ -59,14 +58,13 @@ def state_inputs(q) -> list[dict]:
     return [{"position": i + 2, "name": n, "what": w} for i, (n, w) in enumerate(rows)]
 
 
-def export_tflite(run_dir: Path, out: Path, det: DetectorConfig) -> dict:
-    from kwsdk.export import META, check_out, load_quantized
+def export_tflite(run_dir: Path, out: Path, cfg: RunConfig, q: QuantModel, det: DetectorConfig) -> dict:
+    from kwsdk.export import META, check_out
     from kwsdk.tflite.runtime import TfliteStep
 
     run_dir, out = Path(run_dir), Path(out)
     check_out(out)
-    cfg, q = load_quantized(run_dir)
-    models = tflite_models(run_dir, det)
+    models = tflite_models(run_dir, cfg, q, det)
     for blob in models.values():  # every file must load in the runtime before it is written
         TfliteStep(blob, "litert")
     f = cfg.features

@@ -166,12 +166,10 @@ class TfliteDetector:
         self.pipe.reset()
 
     def set_threshold(self, keyword: str, threshold: float) -> None:
-        from kwsdk.config import ConfigError
+        from kwsdk.daemon import keyword_index
 
-        if keyword not in self.categories or keyword.startswith("_"):
-            raise ConfigError(f"no keyword {keyword!r} in this model ({', '.join(self.categories)})")
         # As kws_set_threshold: a q15 threshold times the smoothing window.
-        self.pipe.detector.thr[self.categories.index(keyword)] = int(round(threshold * 32768)) * self.k
+        self.pipe.detector.thr[keyword_index(self.categories, keyword)] = int(round(threshold * 32768)) * self.k
 
     def set_refractory(self, seconds: float) -> None:
         from kwsdk.daemon import refractory_frames

@@ -16,7 +16,6 @@ is agreement, not bit-exactness.
 
 from __future__ import annotations
 
-import tempfile
 from pathlib import Path
 
 import numpy as np
@@ -47,39 +46,22 @@ def matched_events(a: list, b: list, tolerance_frames: int) -> int:
 def verify_tflite(run_dir: Path, data_dir: Path, runtime: str, split: str = "test", stream_minutes: float = 10.0,
                   chunk: int = 333, seed: int = 0, cache_dir: Path | None = None, progress: bool = True,
                   det=None, log=print) -> dict:
-    from kwsdk.codegen.library import driver_source
-    from kwsdk.evaluate import load_run_and_split, stream_builder
-    from kwsdk.export import device_detector, library_sources, load_quantized
-    from kwsdk.frontend.integer import clip_pcm16, to_pcm16
-    from kwsdk.hostbuild import write_sources
+    from kwsdk.evaluate import load_run_and_split
+    from kwsdk.export import device_detector, load_quantized
     from kwsdk.pipeline import IntPipeline, PipelineOptions
-    from kwsdk.streams import stream_chunks
     from kwsdk.tflite.export import FLOAT_FILE, QUANT_FILE, tflite_models
     from kwsdk.tflite.runtime import TfliteStep
-    from kwsdk.train import clip_features, clip_length, posteriors
-    from kwsdk.verify import TARGETS, run_driver, trace_dtype
+    from kwsdk.train import clip_features, posteriors
+    from kwsdk.verify import TARGETS, run_c
 
     run_dir = Path(run_dir)
     _, q = load_quantized(run_dir)
     cfg, cats, model, ds, clips = load_run_and_split(run_dir, data_dir, split, cache_dir, progress)
     det = det or device_detector(run_dir, cfg)
-    models = tflite_models(run_dir, det)
-    host = TARGETS["host"]
-    files, _ = library_sources(run_dir, PipelineOptions(), det)
-    files["kws_main.c"] = driver_source(q.cell)
-    dtype = trace_dtype(q.n_features, q.n_classes, len(IntPipeline(cfg.features, cfg.vad, q, det).state_vector()))
-    length = clip_length(cfg)
-    pcms = [clip_pcm16(c.audio, length) for c in clips]
-    builder = stream_builder(cfg, cats, clips, ds.noise)
-    stream = to_pcm16(np.concatenate([a for a, _ in stream_chunks(builder, stream_minutes * 60.0, seed)]))
-    with tempfile.TemporaryDirectory() as tmp:
-        exe = host.build(write_sources(files, Path(tmp) / "src"), Path(tmp) / "kws_main")
-        log(f"[{runtime}] kwsdk C on {len(clips)} clips and a {len(stream) / cfg.features.sample_rate / 60:.1f} "
-            "min stream")
-        c_clips = run_driver(host, exe, pcms, chunk, dtype)
-        c_stream = run_driver(host, exe, [stream], chunk, dtype)
-
-    frames = length // cfg.features.hop_size
+    models = tflite_models(run_dir, cfg, q, det)
+    c = run_c(TARGETS["host"], run_dir, q, cfg, cats, clips, ds.noise, det, PipelineOptions(), chunk,
+              stream_minutes, seed, log)
+    c_clips, c_stream, stream, frames = c.clips, c.stream_records, c.stream, c.frames
     feats = c_clips["features"].reshape(len(clips), frames, -1)
     log(f"[{runtime}] {QUANT_FILE} and {FLOAT_FILE} on the same features")
     runs = {}
