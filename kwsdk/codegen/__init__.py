@@ -55,8 +55,9 @@ def c_int(value: int, ctype: str = "int32_t") -> str:
     return str(value)
 
 
-def c_array(ctype: str, name: str, values: Iterable[int], per_line: int = 8) -> str:
-    """A `static const` C array definition with range-checked literals.
+def c_array(ctype: str, name: str, values: Iterable[int], per_line: int = 8, static: bool = True) -> str:
+    """A `static const` (or, with static=False, `const`) C array definition
+    with range-checked literals.
 
     >>> print(c_array("int16_t", "kws_w", [1, -2, 3], per_line=2))
     static const int16_t kws_w[3] = {
@@ -72,7 +73,8 @@ def c_array(ctype: str, name: str, values: Iterable[int], per_line: int = 8) -> 
         raise ValueError(f"C array {name} would be empty")
     lines = [", ".join(vals[i : i + per_line]) for i in range(0, len(vals), per_line)]
     body = ",\n    ".join(lines)
-    return f"static const {ctype} {name}[{len(vals)}] = {{\n    {body}\n}};"
+    storage = "static const" if static else "const"
+    return f"{storage} {ctype} {name}[{len(vals)}] = {{\n    {body}\n}};"
 
 
 def inputs_hash(inputs: Mapping) -> str:

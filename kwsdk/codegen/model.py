@@ -11,7 +11,7 @@ import hashlib
 import numpy as np
 
 from kwsdk.codegen import c_array, render
-from kwsdk.qmodel.act import EXPNEG, PRE_FRAC_BITS, SEGMENTS, SIGMOID, TANH
+from kwsdk.qmodel.act import ACT_TABLES, PRE_FRAC_BITS, SEGMENTS
 from kwsdk.qmodel.linear import QLinear
 from kwsdk.qmodel.model import QuantModel
 
@@ -141,6 +141,15 @@ def model_hash(q: QuantModel) -> str:
     return h.hexdigest()[:12]
 
 
+def _sat_clamp(lo: int, hi: int) -> dict:
+    """The saturation (kws_fixedpoint.h's macro, `sat`, and its bit count,
+    `sat_bits`) that clamps an int32 to [lo, hi]; sat "" when none does."""
+    n = (hi + 1).bit_length() - 1
+    if hi + 1 == 1 << n and lo == -(hi + 1):
+        return dict(sat="KWS_SSAT", sat_bits=n + 1)
+    return dict(sat="KWS_USAT" if hi + 1 == 1 << n and lo == 0 else "", sat_bits=n)
+
+
 def model_context(q: QuantModel, dsp_layout: bool = True) -> dict:
     weight_ctype = f"int{q.weight_bits}_t"
     layout = weight_layout(q, dsp_layout)
@@ -152,8 +161,9 @@ def model_context(q: QuantModel, dsp_layout: bool = True) -> dict:
     tables = [dict(name=t.name, lo=t.x_lo, hi=t.x_hi, step_bits=t.step_bits, mask=(1 << t.step_bits) - 1,
                    half=1 << (t.step_bits - 1),
                    max_error=f"{t.max_error_q15:.2f}",
-                   array=c_array(_TABLE_CTYPES[t.name], f"kws_{t.name}_table", t.table, 12))
-              for t in (SIGMOID, TANH, EXPNEG)]
+                   ctype=_TABLE_CTYPES[t.name], size=len(t.table), **_sat_clamp(t.x_lo, t.x_hi),
+                   array=c_array(_TABLE_CTYPES[t.name], f"kws_{t.name}_table", t.table, 12, static=False))
+              for t in ACT_TABLES]
     return dict(
         cell=q.cell, hidden=q.hidden, n_layers=len(q.layers), gates=3 if q.cell == "gru" else 4,
         n_features=q.n_features, n_classes=q.n_classes, feature_frac=q.feature_frac,
@@ -171,7 +181,8 @@ def generate_model(q: QuantModel, dsp_layout: bool = True) -> dict[str, str]:
     ctx = model_context(q, dsp_layout)
     source = f"QuantModel {model_hash(q)} ({q.cell} {len(q.layers)}x{q.hidden}, int{q.weight_bits} weights)"
     files = {"kws_fixedpoint.h": render("kws_fixedpoint.h.j2", source),
-             "kws_model.h": render("kws_model.h.j2", source, **ctx)}
+             "kws_model.h": render("kws_model.h.j2", source, **ctx),
+             "kws_act_q15.h": render("kws_act_q15.h.j2", source, **ctx)}
     for name in MODEL_SOURCES:
         files[name] = render(name + ".j2", source, **ctx)
     return files

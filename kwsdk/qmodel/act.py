@@ -57,7 +57,7 @@ def act_table(name: str, segments: int = SEGMENTS) -> ActTable:
     return ActTable(name, to_fixed(func(x), 15, bits), lo << PRE_FRAC_BITS, step_bits)
 
 
-SIGMOID, TANH, EXPNEG = (act_table(n) for n in ("sigmoid", "tanh", "expneg"))
+SIGMOID, TANH, EXPNEG = ACT_TABLES = tuple(act_table(n) for n in ("sigmoid", "tanh", "expneg"))
 
 
 def act_q15(x, t: ActTable):

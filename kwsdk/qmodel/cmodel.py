@@ -11,6 +11,7 @@ import numpy as np
 
 from kwsdk.codegen.model import generate_model, linear_arrays, linear_ctypes, weight_layout
 from kwsdk.hostbuild import build_shared, load, write_sources
+from kwsdk.qmodel.act import ACT_TABLES
 from kwsdk.qmodel.linear import QLinear
 from kwsdk.qmodel.model import QuantModel
 
@@ -55,9 +56,7 @@ class CModel:
         i16 = _P(np.int16, flags="C")
         L.kws_model_step.argtypes, L.kws_model_step.restype = [ctypes.c_void_p, i16, i16], None
         L.kws_model_state_size.restype = ctypes.c_size_t
-        for name in ("sigmoid", "tanh", "expneg"):
-            f = getattr(L, f"kws_{name}_q15")
-            f.argtypes, f.restype = [ctypes.c_int64], ctypes.c_int32
+        L.kws_act_q15.argtypes, L.kws_act_q15.restype = [ctypes.c_int, ctypes.c_int32], ctypes.c_int32
         L.kws_softmax_q15.argtypes = [_P(np.int32, flags="C"), ctypes.c_size_t, i16]
         L.kws_softmax_q15.restype = None
         self.linear_fn = getattr(L, f"kws_linear_s{q.weight_bits}")
@@ -91,8 +90,8 @@ class CModel:
 
     # Kernels, for tests.
     def act(self, name: str, x: np.ndarray) -> np.ndarray:
-        f = getattr(self.lib, f"kws_{name}_q15")
-        return np.array([f(int(v)) for v in np.ravel(x)], np.int64).reshape(np.shape(x))
+        table = [t.name for t in ACT_TABLES].index(name)
+        return np.array([self.lib.kws_act_q15(table, int(v)) for v in np.ravel(x)], np.int64).reshape(np.shape(x))
 
     def softmax(self, logits: np.ndarray) -> np.ndarray:
         out = np.zeros(len(logits), np.int16)

@@ -6,7 +6,8 @@ row, x int16. The accumulator is exact (int32 for int8 weights and up to
 256 columns, else int64); each row's integer multiplier and shift
 (`mul_by_multiplier`, multiplier width chosen so that the product stays
 below 2**62) bring it to Q12, the Q12 bias is added, and the result
-saturates to int32.
+saturates to Q12_BITS = 31 bits, so that two outputs (a GRU's gx + gh, a
+logit difference) add without overflow in int32.
 """
 
 from __future__ import annotations
@@ -17,6 +18,8 @@ import numpy as np
 
 from kwsdk.fixedpoint import mul_by_multiplier, saturate
 
+Q12_BITS = 31
+
 
 @dataclass
 class QLinear:
@@ -26,6 +29,6 @@ class QLinear:
     bias: np.ndarray  # int (rows,), Q12
 
     def __call__(self, x: np.ndarray) -> np.ndarray:
-        """x int (B, cols) -> int64 (B, rows) Q12 values in int32 range."""
+        """x int (B, cols) -> int64 (B, rows) Q12 values in 31-bit range."""
         acc = np.asarray(x, np.int64) @ self.w.T
-        return saturate(mul_by_multiplier(acc, self.mult, self.shift) + self.bias, 32)
+        return saturate(mul_by_multiplier(acc, self.mult, self.shift) + self.bias, Q12_BITS)

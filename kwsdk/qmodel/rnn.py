@@ -4,8 +4,8 @@ Formats: input x int16 with `in_frac` fractional bits (layer 0: the
 frontend's features; deeper layers: the previous layer's h, q15). Hidden
 state h q15; LSTM cell state c int16 with `c_frac` fractional bits (set by
 calibration), saturating. The input and recurrent products are QLinear
-(kwsdk.qmodel.linear): Q12 int32 pre-activations. Gate sums are formed in
-64 bits and go through the act tables (q15 out). Products of two q15 values
+(kwsdk.qmodel.linear): Q12 int32 pre-activations. Gate sums (within
+int32: QLinear outputs have 31 bits) go through the act tables (q15 out). Products of two q15 values
 are rounded back to q15; the new h (and c) saturate to int16.
 
 GRU (PyTorch's equations, gate order r, z, n):
