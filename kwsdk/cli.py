@@ -8,6 +8,7 @@ import sys
 from pathlib import Path
 
 from kwsdk import __version__
+from kwsdk.config import MODEL_PRESETS
 
 
 def log(msg: str) -> None:
@@ -36,7 +37,7 @@ def _emit(result: dict, as_json: bool, summary) -> None:
 def cmd_train(args) -> int:
     import dataclasses
 
-    from kwsdk.config import MODEL_PRESETS, ModelConfig, RunConfig, feature_preset
+    from kwsdk.config import ModelConfig, RunConfig, feature_preset
     from kwsdk.train import train
 
     cfg = RunConfig.load(args.config) if args.config else RunConfig()
@@ -54,11 +55,13 @@ def cmd_train(args) -> int:
                                  ("epochs", "train", "epochs"), ("seed", "train", "seed"),
                                  ("threads", "train", "threads"), ("cell", "model", "cell"),
                                  ("hidden", "model", "hidden"), ("layers", "model", "layers"),
-                                 ("teacher", "train", "teacher")]:
+                                 ("teacher", "train", "teacher"), ("extra_data", "data", "extra_dirs")]:
         value = getattr(args, attr)
         if value is not None:
             if attr == "teacher":  # the run folder records where its teacher is, from anywhere
                 value = str(Path(value).resolve())
+            if attr == "extra_data":
+                value = [str(Path(v).resolve()) for v in value]
             setattr(getattr(cfg, section), field, value)
     metrics = train(Path(args.data), Path(args.out), cfg, _cache(args), progress=not args.quiet, log=log)
     if metrics:
@@ -302,11 +305,16 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--seed", type=int, help="seed for initialisation, data order and augmentation (default 0)")
     t.add_argument("--max-per-class", type=int, help="use at most N clips per category")
     t.add_argument("--bad-list", help="file of relative paths to skip (read only)")
+    t.add_argument("--extra-data", action="append", metavar="DIR",
+                   help="a Speech Commands-layout folder whose clips are used for training only, never for "
+                        "validation or test, e.g. non-keyword words from `kwsdk synth` as extra negatives "
+                        "(repeatable)")
     t.add_argument("--frontend", choices=["float", "integer"],
                    help="features to train on: the float reference (default) or the device's bit-exact "
                         "integer frontend")
-    t.add_argument("--model-preset", choices=["default", "tiny"],
-                   help="model size: default (2 x 128 GRU) or tiny (2 x 28 GRU, trained without masks: the whole "
+    t.add_argument("--model-preset", choices=sorted(MODEL_PRESETS),
+                   help="model size: default (2 x 128 GRU), small (2 x 96 GRU: the whole Cortex-M4 pipeline "
+                        "under 8 M instructions per second of audio) or tiny (2 x 28 GRU, trained without masks: the whole "
                         "device library fits 32 KB of flash and 8 KB of RAM on a Cortex-M; distil it with --teacher); "
                         "--cell, --hidden and --layers override it")
     t.add_argument("--cell", choices=["gru", "lstm"])

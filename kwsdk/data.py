@@ -113,15 +113,24 @@ def which_set(filename: str | Path, val_percent: float, test_percent: float, sal
 
 
 def load_dataset(root: str | Path, cfg: DataConfig, sample_rate: int = 16000, progress: bool = True,
-                 cache_dir: str | Path | None = None) -> Dataset:
-    """Scan, split and decode a dataset; see the module docstring for the layout."""
+                 cache_dir: str | Path | None = None, extra: bool = False) -> Dataset:
+    """Scan, split and decode a dataset; see the module docstring for the layout.
+
+    extra: a training-only folder (DataConfig.extra_dirs): every clip is in
+    the train split, its noise and split lists are not read, and it need
+    not hold every category.
+    """
     root = Path(root)
-    _check_config(root, cfg)
+    _check_config(root, cfg, extra)
     ds = Dataset(root, [*cfg.keywords, UNKNOWN, SILENCE])
     bad = _read_bad_list(cfg.bad_list)
-    lists = _read_split_lists(root, ds.warnings)
+    lists = None if extra else _read_split_lists(root, ds.warnings)
 
     clips, noise_rels, looked = _scan(root, cfg, bad, lists, ds)
+    if extra:
+        for c in clips:
+            c.split = "train"
+        noise_rels = []
     clips = _limit_per_label(root, clips, cfg.max_per_class)
     jobs = [(_rel(root, c.path), MIN_SECONDS) for c in clips] + [(r, 0.0) for r in noise_rels]
     results = _decode(root, jobs, sample_rate, progress, None if cache_dir is None else Path(cache_dir))
@@ -140,6 +149,10 @@ def load_dataset(root: str | Path, cfg: DataConfig, sample_rate: int = 16000, pr
             ds.noise.append(results[rel])
             ds.noise_names.append(Path(rel).name)
     ds.skipped.sort()
+    if extra:
+        if not ds.clips:
+            raise DataError(f"{root}: no usable clips in this extra training folder")
+        return ds
     if not ds.noise:
         ds.warnings.append(f"no usable background noise in {root / NOISE_DIR}: training adds no noise")
 
@@ -149,7 +162,8 @@ def load_dataset(root: str | Path, cfg: DataConfig, sample_rate: int = 16000, pr
     return ds
 
 
-def _check_config(root: Path, cfg: DataConfig) -> None:
+def _check_config(root: Path, cfg: DataConfig, extra: bool = False) -> None:
+    """extra: a training-only folder, which need not hold every keyword."""
     if not root.is_dir():
         raise DataError(f"{root}: data folder not found")
     if not cfg.keywords:
@@ -157,7 +171,7 @@ def _check_config(root: Path, cfg: DataConfig) -> None:
     for kw in cfg.keywords:
         if kw.startswith("_"):
             raise DataError(f"keyword {kw!r}: names starting with '_' are reserved folders, not words")
-        if not (root / kw).is_dir():
+        if not extra and not (root / kw).is_dir():
             raise DataError(f"{root / kw}: keyword folder not found")
     if len(set(cfg.keywords)) != len(cfg.keywords):
         raise DataError(f"keywords {cfg.keywords}: a keyword is listed twice")

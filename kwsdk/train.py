@@ -53,17 +53,26 @@ class Prepared:
     dataset: Dataset
     categories: list[str]
     builder: StreamBuilder  # training streams
+    extras: list[dict]  # per DataConfig.extra_dirs folder: its clip counts and skipped files
 
 
 def prepare_data(data_dir: Path, cfg: RunConfig, cache_dir: Path | None, progress: bool) -> Prepared:
     ds = load_dataset(data_dir, cfg.data, cfg.features.sample_rate, progress=progress, cache_dir=cache_dir)
     cats = ds.categories
-    train_utts = prepare(ds.split("train"), cats, cfg.features.sample_rate)
+    train_clips, extras = ds.split("train"), []
+    for extra_dir in cfg.data.extra_dirs:
+        extra = load_dataset(extra_dir, cfg.data, cfg.features.sample_rate, progress=progress, cache_dir=cache_dir,
+                             extra=True)
+        train_clips += extra.clips
+        extras.append({"root": extra_dir, "counts": {c: n for c, n in extra.counts()["train"].items() if n},
+                       "n_skipped": len(extra.skipped),
+                       "skipped": [{"path": p, "reason": r} for p, r in extra.skipped]})
+    train_utts = prepare(train_clips, cats, cfg.features.sample_rate)
     if not train_utts:
         raise ConfigError(f"{data_dir}: the training split is empty")
     builder = StreamBuilder(train_utts, noise_segments(ds.noise, "train"), cats,
                             cfg.features, cfg.stream, cfg.augment)
-    return Prepared(ds, cats, builder)
+    return Prepared(ds, cats, builder, extras)
 
 
 def clip_length(cfg: RunConfig) -> int:
@@ -249,13 +258,17 @@ def train(data_dir: Path, out: Path, cfg: RunConfig, cache_dir: Path | None = No
         out.mkdir(parents=True, exist_ok=True)
         cfg.save(out / "config.json")
         atomic_write_text(out / "categories.txt", "\n".join(cats) + "\n")
-        atomic_write_text(out / "data_report.json", json.dumps(prep.dataset.report(), indent=2) + "\n")
+        atomic_write_text(out / "data_report.json",
+                          json.dumps({**prep.dataset.report(), "extra": prep.extras}, indent=2) + "\n")
         fps = cfg.features.frames_per_second
         log(f"model: {cfg.model.layers} x {cfg.model.hidden} {cfg.model.cell.upper()}, "
             f"{model.n_params():,} parameters, {model.macs_per_frame() * fps / 1e6:.2f} M MAC/s of audio")
         counts = prep.dataset.counts()
         log("clips: " + ", ".join(f"{s} {sum(counts.get(s, {}).values())}" for s in ("train", "val", "test"))
             + f"; skipped {len(prep.dataset.skipped)}")
+        for e in prep.extras:
+            log(f"extra training clips from {e['root']}: {sum(e['counts'].values())} "
+                f"({', '.join(f'{c} {n}' for c, n in e['counts'].items())}); skipped {e['n_skipped']}")
     net = nn.parallel.DistributedDataParallel(model) if dd.world > 1 else model
     val_feats = clip_features(val_clips, cfg, cache_dir) if dd.main and val_clips else None
     weight = torch.ones(len(cats))

@@ -383,3 +383,40 @@ def test_speech_commands_dev():
     for c in ds.clips:
         seen[c.speaker].add(c.split)
     assert all(len(s) == 1 for s in seen.values())
+
+
+# ---------------------------------------------------------------- training-only extra folders
+
+def test_extra_folder_is_training_only(tmp_path: Path):
+    """An extra folder (train --extra-data): every clip trains, whatever its
+    speaker hash or split lists say; its noise is not read; it need not hold
+    every keyword or category; bad files are skipped with a reason."""
+    extra = simple(tmp_path / "extra", {"bird": 40, "yes": 2})
+    put(extra / "bird" / "bad_nohash_0.wav", b"RIFF")
+    put(extra / "testing_list.txt", b"bird/bird000_nohash_0.wav\n")
+    ds = load_dataset(extra, cfg(), SR, progress=False, extra=True)
+    assert {c.split for c in ds.clips} == {"train"} and len(ds.clips) == 42
+    assert ds.counts()["train"] == {"yes": 2, "no": 0, "_unknown_": 40, "_silence_": 0}
+    assert ds.noise == [] and ds.skipped == [("bird/bad_nohash_0.wav", ds.skipped[0][1])]
+    with pytest.raises(DataError, match="keyword folder not found"):
+        load(extra)  # as a main dataset it lacks "no"
+    (tmp_path / "empty" / "_background_noise_").mkdir(parents=True)
+    with pytest.raises(DataError, match="no usable clips in this extra training folder"):
+        load_dataset(tmp_path / "empty", cfg(), SR, progress=False, extra=True)
+
+
+def test_extra_folder_joins_the_training_streams(tmp_path: Path):
+    from kwsdk.config import RunConfig
+    from kwsdk.train import prepare_data
+
+    main = simple(tmp_path / "main", {"yes": 20, "no": 20, "bed": 20})
+    extra = simple(tmp_path / "extra", {"bird": 7})
+    run = RunConfig()
+    run.data = cfg()
+    base = prepare_data(main, run, None, False)
+    run.data.extra_dirs = [str(extra)]
+    prep = prepare_data(main, run, None, False)
+    assert len(prep.builder.unknowns) == len(base.builder.unknowns) + 7
+    for split in ("val", "test"):  # evaluation data unchanged
+        assert [c.path for c in prep.dataset.split(split)] == [c.path for c in base.dataset.split(split)]
+    assert prep.extras[0]["counts"] == {"_unknown_": 7}
