@@ -145,11 +145,13 @@ class ModelConfig:
 # (2 x 96 GRU) keeps the whole Cortex-M4 pipeline under 8 M instructions per
 # second of audio; "tiny" fits a Cortex-M with 32 KB of flash and 8 KB of
 # RAM for the whole device library (measured by kwsdk report; see README).
-# The tiny model trains without the masks: on speech_commands_dev they cost
-# it 4 points (73.2% -> 69.1%).
-MODEL_PRESETS = {"default": {"model": {}, "augment": {}},
-                 "small": {"model": {"hidden": 96, "layers": 2}, "augment": {}},
-                 "tiny": {"model": {"hidden": 28, "layers": 2}, "augment": {"time_mask_max": 0, "freq_mask_max": 0}}}
+# The tiny model trains without the masks (on speech_commands_dev they cost
+# a 2 x 28 GRU 4 points) and for 80 epochs: at the default 36 it is still
+# learning (1 x 40: 73.4% -> 83.1%), and it trains about 2.5x faster per epoch.
+MODEL_PRESETS = {"default": {"model": {}, "augment": {}, "train": {}},
+                 "small": {"model": {"hidden": 96, "layers": 2}, "augment": {}, "train": {}},
+                 "tiny": {"model": {"hidden": 40, "layers": 1}, "augment": {"time_mask_max": 0, "freq_mask_max": 0},
+                          "train": {"epochs": 80}}}
 
 
 @dataclass

@@ -184,11 +184,12 @@ def test_tiny_preset_fits_32k_flash_and_8k_ram(tmp_path):
     from tests.helpers import SAMPLE, tiny_config
 
     run = tmp_path / "tiny"
-    kwsdk("train", "--data", SAMPLE, "--out", run, "--config", tiny_config(tmp_path, epochs=1), "--model-preset",
-          "tiny", "--quiet", "--cache-dir", tmp_path / "cache")
+    kwsdk("train", "--data", SAMPLE, "--out", run, "--config", tiny_config(tmp_path), "--model-preset", "tiny",
+          "--epochs", "1", "--quiet", "--cache-dir", tmp_path / "cache")
     kwsdk("quantize", "--run", run, "--data", SAMPLE, "--quiet", "--cache-dir", tmp_path / "cache")
     cfg = json.loads((run / "config.json").read_text())
-    assert (cfg["model"]["hidden"], cfg["augment"]["time_mask_max"], cfg["augment"]["freq_mask_max"]) == (28, 0, 0)
+    assert (cfg["model"]["hidden"], cfg["model"]["layers"], cfg["augment"]["time_mask_max"],
+            cfg["augment"]["freq_mask_max"], cfg["train"]["epochs"]) == (40, 1, 0, 0, 1)  # --epochs wins
     for opt in ("-Os", "-O2"):
         r = json.loads(kwsdk("report", "--run", run, "--target", "cortex-m4", f"--opt={opt}", "--json").stdout)
         assert r["flash_bytes"] <= 32 * 1024 and r["ram_bytes"] <= 8 * 1024, r
