@@ -265,7 +265,7 @@ def cmd_report(args) -> int:
 
 def cmd_daemon(args) -> int:
     from kwsdk.config import ConfigError
-    from kwsdk.daemon import list_devices, run
+    from kwsdk.daemon import check_refractory, list_devices, run
 
     if args.list_devices:
         for d in list_devices():
@@ -274,8 +274,8 @@ def cmd_daemon(args) -> int:
     if not (args.model and args.source):
         raise ConfigError("kwsdk daemon needs --model and --source (or --list-devices)")
 
-    if args.refractory is not None and not 0 <= args.refractory <= 3600:
-        raise ConfigError("--refractory must be 0-3600 seconds")
+    if args.refractory is not None:
+        check_refractory(args.refractory, "--refractory")
     n = run(Path(args.model), args.source, args.realtime, _keyword_thresholds(args.keyword_threshold),
             Path(args.config) if args.config else None, refractory_s=args.refractory)
     log(f"kwsdk daemon: {n} events")

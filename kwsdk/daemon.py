@@ -130,6 +130,15 @@ def keyword_index(categories: list[str], keyword: str) -> int:
     return categories.index(keyword)
 
 
+MAX_REFRACTORY_S = 3600
+
+
+def check_refractory(seconds, what: str) -> None:
+    """A clear error unless `seconds` is a refractory period kwsdk accepts."""
+    if not (isinstance(seconds, (int, float)) and 0 <= seconds <= MAX_REFRACTORY_S):
+        raise ConfigError(f"{what} must be a number of seconds (0-{MAX_REFRACTORY_S})")
+
+
 def refractory_frames(seconds: float, sample_rate: int, hop: int) -> int:
     """The detector's refractory period in frames, rounded as kwsdk.detector does."""
     return int(round(seconds * sample_rate / hop))
@@ -291,8 +300,8 @@ class DaemonConfig:
         if not isinstance(d, dict) or set(d) - {"thresholds", "commands", "socket", "refractory_s"}:
             raise ConfigError(f"{path}: expected an object with thresholds, commands, socket and/or refractory_s")
         refractory = d.get("refractory_s")
-        if refractory is not None and not (isinstance(refractory, (int, float)) and 0 <= refractory <= 3600):
-            raise ConfigError(f"{path}: refractory_s must be a number of seconds (0-3600)")
+        if refractory is not None:
+            check_refractory(refractory, f"{path}: refractory_s")
         cfg = cls(dict(d.get("thresholds", {})), dict(d.get("commands", {})), str(d.get("socket", "")),
                   refractory)
         for word in [*cfg.thresholds, *cfg.commands]:

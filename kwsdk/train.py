@@ -53,7 +53,7 @@ class Prepared:
     dataset: Dataset
     categories: list[str]
     builder: StreamBuilder  # training streams
-    extras: list[dict]  # per DataConfig.extra_dirs folder: its clip counts and skipped files
+    extras: list[Dataset]  # the DataConfig.extra_dirs folders (training only)
 
 
 def prepare_data(data_dir: Path, cfg: RunConfig, cache_dir: Path | None, progress: bool) -> Prepared:
@@ -64,9 +64,7 @@ def prepare_data(data_dir: Path, cfg: RunConfig, cache_dir: Path | None, progres
         extra = load_dataset(extra_dir, cfg.data, cfg.features.sample_rate, progress=progress, cache_dir=cache_dir,
                              extra=True)
         train_clips += extra.clips
-        extras.append({"root": extra_dir, "counts": {c: n for c, n in extra.counts()["train"].items() if n},
-                       "n_skipped": len(extra.skipped),
-                       "skipped": [{"path": p, "reason": r} for p, r in extra.skipped]})
+        extras.append(extra)
     train_utts = prepare(train_clips, cats, cfg.features.sample_rate)
     if not train_utts:
         raise ConfigError(f"{data_dir}: the training split is empty")
@@ -259,7 +257,8 @@ def train(data_dir: Path, out: Path, cfg: RunConfig, cache_dir: Path | None = No
         cfg.save(out / "config.json")
         atomic_write_text(out / "categories.txt", "\n".join(cats) + "\n")
         atomic_write_text(out / "data_report.json",
-                          json.dumps({**prep.dataset.report(), "extra": prep.extras}, indent=2) + "\n")
+                          json.dumps({**prep.dataset.report(), "extra": [e.report() for e in prep.extras]},
+                                     indent=2) + "\n")
         fps = cfg.features.frames_per_second
         log(f"model: {cfg.model.layers} x {cfg.model.hidden} {cfg.model.cell.upper()}, "
             f"{model.n_params():,} parameters, {model.macs_per_frame() * fps / 1e6:.2f} M MAC/s of audio")
@@ -267,8 +266,8 @@ def train(data_dir: Path, out: Path, cfg: RunConfig, cache_dir: Path | None = No
         log("clips: " + ", ".join(f"{s} {sum(counts.get(s, {}).values())}" for s in ("train", "val", "test"))
             + f"; skipped {len(prep.dataset.skipped)}")
         for e in prep.extras:
-            log(f"extra training clips from {e['root']}: {sum(e['counts'].values())} "
-                f"({', '.join(f'{c} {n}' for c, n in e['counts'].items())}); skipped {e['n_skipped']}")
+            log(f"extra training clips from {e.root}: {len(e.clips)} "
+                f"({', '.join(f'{c} {n}' for c, n in e.counts()['train'].items() if n)}); skipped {len(e.skipped)}")
     net = nn.parallel.DistributedDataParallel(model) if dd.world > 1 else model
     val_feats = clip_features(val_clips, cfg, cache_dir) if dd.main and val_clips else None
     weight = torch.ones(len(cats))
