@@ -150,7 +150,12 @@ def _sat_clamp(lo: int, hi: int) -> dict:
     return dict(sat="KWS_USAT" if hi + 1 == 1 << n and lo == 0 else "", sat_bits=n)
 
 
+MAX_CLASSES = 1 << 16  # kws_softmax_q15's 32-bit sums are exact below this
+
+
 def model_context(q: QuantModel, dsp_layout: bool = True) -> dict:
+    if q.n_classes >= MAX_CLASSES:
+        raise ValueError(f"{q.n_classes} categories: the generated softmax supports fewer than {MAX_CLASSES}")
     weight_ctype = f"int{q.weight_bits}_t"
     layout = weight_layout(q, dsp_layout)
     linears = []
