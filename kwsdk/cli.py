@@ -80,7 +80,10 @@ def cmd_eval(args) -> int:
                                        args.threshold, _cache(args), not args.quiet, args.frontend)
 
         def summary(r):
-            print(f"stream: {r['stream_hours'] * 60:.1f} min, {r['keywords_spoken']} keywords spoken")
+            d = r["distinct_clips"]
+            print(f"stream: {r['stream_hours'] * 60:.1f} min, {r['keywords_spoken']} keywords and "
+                  f"{r['unknown_spoken']} other words spoken, from {d['keyword']} keyword and {d['unknown']} "
+                  f"other-word clips of the {r['split']} split")
             print(f"recall {r['recall']:.4f}  false accepts/hour {r['false_accepts_per_hour']:.2f}  "
                   f"(threshold {r['threshold']:g})")
             print(f"best recall at <= 2 false accepts/hour: {r['best_recall_at_2_fa_per_hour']:.4f}")
@@ -315,8 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "integer frontend")
     t.add_argument("--model-preset", choices=sorted(MODEL_PRESETS),
                    help="model size: default (2 x 128 GRU), small (2 x 96 GRU: the whole Cortex-M4 pipeline "
-                        "under 8 M instructions per second of audio) or tiny (1 x 40 GRU, 80 epochs without masks: the whole "
-                        "device library fits 32 KB of flash and 8 KB of RAM on a Cortex-M; distil it with --teacher); "
+                        "under 8 M instructions per second of audio) or tiny (1 x 40 GRU, 80 epochs at learning "
+                        "rate 0.01 without masks: the whole device library fits 32 KB of flash and 8 KB of RAM on "
+                        "a Cortex-M; distil it with --teacher); "
                         "--cell, --hidden, --layers and --epochs override it")
     t.add_argument("--cell", choices=["gru", "lstm"])
     t.add_argument("--hidden", type=int, help="recurrent units per layer")

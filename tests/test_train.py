@@ -48,6 +48,12 @@ def test_eval_stream_json(tiny_run, tmp_path):
     res = json.loads(p.stdout)
     assert res["keywords_spoken"] > 5 and 0 <= res["recall"] <= 1
     assert res["false_accepts_per_hour"] >= 0 and len(res["curve"]) > 10
+    # The stream is built from every keyword and unknown-word clip of the split.
+    counts = json.loads(kwsdk("eval", "--run", tiny_run, "--data", SAMPLE, "--split", "test", "--json", "--quiet",
+                              "--cache-dir", tmp_path).stdout)["counts"]
+    assert res["distinct_clips"] == {"keyword": sum(n for c, n in counts.items() if not c.startswith("_")),
+                                     "unknown": counts["_unknown_"]}
+    assert 0 < res["unknown_spoken"] < res["keywords_spoken"]
 
 
 def test_onnx_step_matches_pytorch(tiny_run):
