@@ -189,7 +189,8 @@ def test_tiny_preset_fits_32k_flash_and_8k_ram(tmp_path):
     kwsdk("quantize", "--run", run, "--data", SAMPLE, "--quiet", "--cache-dir", tmp_path / "cache")
     cfg = json.loads((run / "config.json").read_text())
     assert (cfg["model"]["hidden"], cfg["model"]["layers"], cfg["augment"]["time_mask_max"],
-            cfg["augment"]["freq_mask_max"], cfg["train"]["epochs"]) == (40, 1, 0, 0, 1)  # --epochs wins
+            cfg["augment"]["freq_mask_max"], cfg["train"]["epochs"], cfg["train"]["lr"]) == (40, 1, 0, 0, 1, 0.01)
+    # (--epochs wins over the preset's)
     for opt in ("-Os", "-O2"):
         r = json.loads(kwsdk("report", "--run", run, "--target", "cortex-m4", f"--opt={opt}", "--json").stdout)
         assert r["flash_bytes"] <= 32 * 1024 and r["ram_bytes"] <= 8 * 1024, r
