@@ -318,9 +318,9 @@ def build_parser() -> argparse.ArgumentParser:
                         "integer frontend")
     t.add_argument("--model-preset", choices=sorted(MODEL_PRESETS),
                    help="model size: default (2 x 128 GRU), small (2 x 96 GRU: the whole Cortex-M4 pipeline "
-                        "under 8 M instructions per second of audio) or tiny (1 x 40 GRU, 80 epochs at learning "
+                        "under 8 M instructions per second of audio) or tiny (1 x 48 GRU, 80 epochs at learning "
                         "rate 0.01 without masks: the whole device library fits 32 KB of flash and 8 KB of RAM on "
-                        "a Cortex-M; distil it with --teacher); "
+                        "a Cortex-M at -Os; distil it with --teacher); "
                         "--cell, --hidden, --layers and --epochs override it")
     t.add_argument("--cell", choices=["gru", "lstm"])
     t.add_argument("--hidden", type=int, help="recurrent units per layer")

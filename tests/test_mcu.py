@@ -180,7 +180,8 @@ def test_dsp_and_portable_paths_are_bit_identical(defines, qrun, sample_clips, t
 
 def test_tiny_preset_fits_32k_flash_and_8k_ram(tmp_path):
     """The tiny model preset's whole device library (frontend, VAD, model,
-    detector) fits a 32 KB flash / 8 KB RAM Cortex-M4 at -Os and -O2."""
+    detector) fits a 32 KB flash / 8 KB RAM Cortex-M at -Os (M0+ builds the
+    largest code); on a Cortex-M4 its flash fits at -O2 too."""
     from tests.helpers import SAMPLE, tiny_config
 
     run = tmp_path / "tiny"
@@ -189,8 +190,9 @@ def test_tiny_preset_fits_32k_flash_and_8k_ram(tmp_path):
     kwsdk("quantize", "--run", run, "--data", SAMPLE, "--quiet", "--cache-dir", tmp_path / "cache")
     cfg = json.loads((run / "config.json").read_text())
     assert (cfg["model"]["hidden"], cfg["model"]["layers"], cfg["augment"]["time_mask_max"],
-            cfg["augment"]["freq_mask_max"], cfg["train"]["epochs"], cfg["train"]["lr"]) == (40, 1, 0, 0, 1, 0.01)
+            cfg["augment"]["freq_mask_max"], cfg["train"]["epochs"], cfg["train"]["lr"]) == (48, 1, 0, 0, 1, 0.01)
     # (--epochs wins over the preset's)
-    for opt in ("-Os", "-O2"):
-        r = json.loads(kwsdk("report", "--run", run, "--target", "cortex-m4", f"--opt={opt}", "--json").stdout)
+    for cpu in ("cortex-m0plus", "cortex-m4"):
+        r = json.loads(kwsdk("report", "--run", run, "--target", cpu, "--opt=-Os", "--json").stdout)
         assert r["flash_bytes"] <= 32 * 1024 and r["ram_bytes"] <= 8 * 1024, r
+    assert next(s for s in r["sizes"] if s["opt"] == "-O2")["flash_bytes"] <= 32 * 1024
