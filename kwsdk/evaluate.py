@@ -9,7 +9,7 @@ import numpy as np
 import torch
 
 from kwsdk.config import AugmentConfig, ConfigError, DetectorConfig, RunConfig, StreamConfig
-from kwsdk.data import load_dataset
+from kwsdk.data import UNKNOWN, load_dataset
 from kwsdk.detector import detect, detector_config, save_detector
 from kwsdk.fileio import atomic_write
 from kwsdk.frontend import make_frontend
@@ -145,8 +145,7 @@ def eval_stream_run(run_dir: Path, data_dir: Path, split: str, minutes: float, s
                     threshold: float | None, cache_dir: Path | None, progress: bool,
                     frontend: str | None = None) -> dict:
     cfg, cats, model, ds, clips = load_run_and_split(run_dir, data_dir, split, cache_dir, progress, frontend)
-    builder = stream_builder(cfg, cats, clips, ds.noise)
-    es = eval_stream(builder, make_frontend(cfg.features), minutes * 60.0, seed)
+    es = build_stream(cfg, cats, clips, ds.noise, minutes, seed)
     post = stream_posteriors(model, es.features)
     det = detector_config(run_dir, cfg)
     if threshold is not None:
@@ -154,12 +153,12 @@ def eval_stream_run(run_dir: Path, data_dir: Path, split: str, minutes: float, s
     fps, sr = cfg.features.frames_per_second, cfg.features.sample_rate
     res = score_events(detect(post, cats, det, fps), es.truth, cats, sr, es.seconds)
     curve = stream_curve(post, es.truth, cats, det, fps, sr, es.seconds)
+    unknown = cats.index(UNKNOWN)
     res.update(split=split, frontend=cfg.features.frontend, threshold=det.threshold, smooth_frames=det.smooth_frames,
                refractory_s=det.refractory_s, curve=curve,
                # The stream repeats the split's clips: at low false-accept rates a
                # few confusable unknown-word clips, each recurring, decide the figure.
-               distinct_clips={"keyword": sum(map(len, builder.keywords)), "unknown": len(builder.unknowns)},
-               unknown_spoken=sum(t.label == cats.index("_unknown_") for t in es.truth))
+               distinct_clips=es.distinct_clips, unknown_spoken=sum(t.label == unknown for t in es.truth))
     at2 = [c for c in curve if c["false_accepts_per_hour"] <= 2.0]
     res["best_recall_at_2_fa_per_hour"] = max((c["recall"] for c in at2), default=0.0)
     png = Path(run_dir) / f"stream_{split}.png"

@@ -202,6 +202,8 @@ class EvalStream:
     features: np.ndarray  # (T, F)
     truth: list[Placed]  # keyword and unknown utterances, in stream samples
     seconds: float
+    # Distinct clips the stream draws its utterances from: {"keyword": n, "unknown": m}
+    distinct_clips: dict[str, int]
 
 
 def stream_chunks(builder: StreamBuilder, seconds: float, seed: int, chunk_seconds: float = 30.0):
@@ -229,4 +231,5 @@ def eval_stream(builder: StreamBuilder, frontend, seconds: float, seed: int,
         feats.append(frontend.process(audio))
     frontend.reset()
     total = int(np.ceil(seconds / chunk_seconds)) * chunk_seconds
-    return EvalStream(np.concatenate(feats), truth, total)
+    return EvalStream(np.concatenate(feats), truth, total,
+                      {"keyword": sum(map(len, builder.keywords)), "unknown": len(builder.unknowns)})
