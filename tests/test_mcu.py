@@ -178,6 +178,75 @@ def test_dsp_and_portable_paths_are_bit_identical(defines, qrun, sample_clips, t
     assert np.abs(out["posteriors"]).sum() > 0
 
 
+# Reads int32 triples (op, a, b) from IN and writes one int32 per triple to
+# OUT: op 0-2 kws_act_q15(op, a), 3 kws_mul_round_q15_s31(a, b), 4
+# kws_sat_s16_s32(a).
+HELPERS_DRIVER = r"""
+#include <stdio.h>
+
+#include "kws_act_q15.h"
+#include "kws_fixedpoint.h"
+
+int main(int argc, char **argv)
+{
+    FILE *in = argc == 3 ? fopen(argv[1], "rb") : NULL;
+    FILE *out = argc == 3 ? fopen(argv[2], "wb") : NULL;
+    int32_t v[3 * 1024], y[1024];
+    size_t got;
+    if (!in || !out) {
+        return 1;
+    }
+    while ((got = fread(v, 3 * sizeof(int32_t), 1024, in)) > 0u) {
+        for (size_t k = 0; k < got; k++) {
+            int32_t op = v[3 * k], a = v[3 * k + 1], b = v[3 * k + 2];
+            y[k] = op < 3 ? kws_act_q15(op, a) : op == 3 ? kws_mul_round_q15_s31(a, b) : kws_sat_s16_s32(a);
+        }
+        fwrite(y, sizeof(int32_t), got, out);
+    }
+    fclose(in);
+    if (fclose(out) != 0) {
+        return 1;
+    }
+    printf("PASS\n");
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("cpu, defines", [("cortex-m4", ()), ("cortex-m4", ("KWS_NO_DSP",)), ("cortex-m3", ())],
+                         ids=["m4-dsp", "m4-portable", "m3"])
+def test_cell_helpers_equal_reference(cpu, defines, qrun, tmp_path):
+    """The recurrent cell's helpers on the core, against the Python reference:
+    every activation input over each table's range and beyond (the DSP path
+    interpolates with one unaligned LDR and an SMLAD), the rounded q15
+    product at its bounds (SMMULR) and the 16-bit saturation (SSAT)."""
+    import numpy as np
+
+    from kwsdk.fixedpoint import rshift_round, saturate
+    from kwsdk.hostbuild import run_passing
+    from kwsdk.qmodel.act import ACT_TABLES, act_q15
+
+    rng = np.random.default_rng(0)
+    ops, a, b, want = [], [], [], []
+    for k, t in enumerate(ACT_TABLES):
+        x = np.arange(max(t.x_lo, 0) - 300 if t.name == "expneg" else t.x_lo - 300, t.x_hi + 300, dtype=np.int64)
+        x = x[x >= 0] if t.name == "expneg" else x
+        ops.append(np.full(len(x), k)), a.append(x), b.append(np.zeros(len(x), np.int64)), want.append(act_q15(x, t))
+    qa = np.concatenate([[0, 1, 16384, 32767, 32767, 32767], rng.integers(0, 32768, 5000)])
+    qb = np.concatenate([[2**30 - 1, -2**30, -2**30, 2**30 - 1, -2**30, -1], rng.integers(-2**30, 2**30, 5000)])
+    ops.append(np.full(len(qa), 3)), a.append(qa), b.append(qb), want.append(rshift_round(qa * qb, 15))
+    sx = np.concatenate([[-2**31, 2**31 - 1, -32769, -32768, 32767, 32768], rng.integers(-2**31, 2**31, 5000)])
+    ops.append(np.full(len(sx), 4)), a.append(sx), b.append(np.zeros(len(sx), np.int64)), want.append(saturate(sx, 16))
+    vec = np.stack([np.concatenate(ops), np.concatenate(a), np.concatenate(b)], axis=1).astype("<i4")
+    files, _ = library_sources(qrun, PipelineOptions(), cpu=cpu)
+    files["kws_main.c"] = HELPERS_DRIVER
+    elf = build_firmware(write_sources(files, tmp_path / "src"), tmp_path / "helpers.elf", cpu, defines=defines)
+    (tmp_path / "in.bin").write_bytes(vec.tobytes())
+    run_passing(qemu_command(cpu, elf, [str(tmp_path / "in.bin"), str(tmp_path / "out.bin")]), "helpers", 300)
+    got = np.frombuffer((tmp_path / "out.bin").read_bytes(), "<i4")
+    np.testing.assert_array_equal(got, np.concatenate(want))
+
+
 def test_tiny_preset_fits_32k_flash_and_8k_ram(tmp_path):
     """The tiny model preset's whole device library (frontend, VAD, model,
     detector) fits a 32 KB flash / 8 KB RAM Cortex-M at -Os (M0+ builds the

@@ -11,7 +11,7 @@ import hashlib
 import numpy as np
 
 from kwsdk.codegen import c_array, render
-from kwsdk.qmodel.act import ACT_TABLES, PRE_FRAC_BITS, SEGMENTS
+from kwsdk.qmodel.act import ACT_TABLES, PRE_FRAC_BITS, SEGMENTS, ActTable
 from kwsdk.qmodel.linear import QLinear
 from kwsdk.qmodel.model import QuantModel
 
@@ -150,6 +150,14 @@ def _sat_clamp(lo: int, hi: int) -> dict:
     return dict(sat="KWS_USAT" if hi + 1 == 1 << n and lo == 0 else "", sat_bits=n)
 
 
+def _lo_index(t: ActTable) -> int:
+    """The table index of input 0: kws_act_q15.h indexes from there with
+    x >> step_bits, which needs x_lo to be a multiple of the step."""
+    if t.x_lo % (1 << t.step_bits):
+        raise ValueError(f"{t.name} table: x_lo {t.x_lo} is not a multiple of 2^{t.step_bits}")
+    return -t.x_lo >> t.step_bits
+
+
 MAX_CLASSES = 1 << 16  # kws_softmax_q15's 32-bit sums are exact below this
 
 
@@ -167,6 +175,7 @@ def model_context(q: QuantModel, dsp_layout: bool = True) -> dict:
                    half=1 << (t.step_bits - 1),
                    max_error=f"{t.max_error_q15:.2f}",
                    ctype=_TABLE_CTYPES[t.name], size=len(t.table), **_sat_clamp(t.x_lo, t.x_hi),
+                   lo_index=_lo_index(t), pair_load=_TABLE_CTYPES[t.name] == "int16_t" and t.step_bits < 15,
                    array=c_array(_TABLE_CTYPES[t.name], f"kws_{t.name}_table", t.table, 12, static=False))
               for t in ACT_TABLES]
     return dict(
