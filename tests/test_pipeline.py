@@ -124,13 +124,16 @@ def test_export_thresholds_and_cmake(qrun, tmp_path):
     assert (build / "libkws.a").is_file()
 
 
-@pytest.mark.parametrize("cell,dsp_layout", [("gru", True), ("lstm", True), ("gru", False)],
-                         ids=["gru", "lstm", "gru-nodsp"])
-def test_saturating_inputs_under_sanitizers(cell, dsp_layout, sample_clips, tmp_path):
+@pytest.mark.parametrize("cell,dsp_layout,where", [("gru", True, "host-sanitize"), ("lstm", True, "host-sanitize"),
+                                                   ("gru", False, "host-sanitize"), ("gru", True, "cortex-m4"),
+                                                   ("lstm", True, "cortex-m4")],
+                         ids=["gru", "lstm", "gru-nodsp", "gru-m4", "lstm-m4"])
+def test_saturating_inputs(cell, dsp_layout, where, sample_clips, tmp_path):
     """Full-scale square waves, clipped noise and silence through a model whose
-    gates and cell state saturate, under ASan + UBSan, against the reference;
-    int8 weights in the layout of cores with the DSP extension (the host runs
-    its arithmetic in portable C) and of cores without."""
+    gates and cell state saturate, against the reference: under ASan + UBSan
+    on the host, with int8 weights in the layout of cores with the DSP
+    extension (the host runs its arithmetic in portable C) and of cores
+    without, and through the DSP path on an emulated M4."""
     from kwsdk.codegen.library import driver_source, generate_library
     from kwsdk.config import VadConfig, feature_preset
     from kwsdk.hostbuild import write_sources
@@ -141,7 +144,7 @@ def test_saturating_inputs_under_sanitizers(cell, dsp_layout, sample_clips, tmp_
     _, q = make_quant(cell, 2, 8, sample_features(sample_clips))
     files = generate_library(fcfg, vcfg, q, det, PipelineOptions(vad_reset=True), dsp_layout)
     files["kws_main.c"] = driver_source(cell)
-    target = get_target("host-sanitize")
+    target = get_target(where)
     exe = target.build(write_sources(files, tmp_path / "src"), tmp_path / "kws_main")
     rng = np.random.default_rng(7)
     t = np.arange(16000)
