@@ -428,10 +428,12 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the reference's. Exit status 1 when C and reference differ.")
     v.add_argument("--run", required=True, help="run folder, quantized with kwsdk quantize")
     v.add_argument("--data", required=True, help="Speech Commands-layout folder")
-    v.add_argument("--target", default="host", choices=["host", "host-sanitize", "cortex-m3", "cortex-m4",
-                                                       "cortex-m7", "rpi-aarch64", "rpi-armhf", "litert", "tflm"],
+    v.add_argument("--target", default="host", choices=["host", "host-sanitize", "cortex-m0plus", "cortex-m3",
+                                                       "cortex-m4", "cortex-m7", "rpi-aarch64", "rpi-armhf", "litert",
+                                                       "tflm"],
                    help="host: native build; host-sanitize: the same under ASan + UBSan; cortex-mN: the test "
-                        "firmware on QEMU's mps2 board for that core (semihosting); rpi-aarch64 / rpi-armhf: "
+                        "firmware on QEMU's mps2 board for that core (semihosting), cortex-m0plus on its micro:bit "
+                        "(a Cortex-M0, same instruction set; 256 KB flash, 16 KB RAM); rpi-aarch64 / rpi-armhf: "
                         "cross-built for the Raspberry Pi's 64- / 32-bit OS, run under qemu-aarch64 / qemu-arm; "
                         "litert / tflm: the exported 16x8 .tflite in LiteRT or the TFLite Micro interpreter on "
                         "kwsdk's C features, compared with kwsdk's C and PyTorch (agreement, not bit-exactness; "

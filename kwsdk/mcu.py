@@ -29,11 +29,14 @@ class Cpu:
     board: str | None  # QEMU machine, or None when QEMU has none for this core
     unicorn_model: str  # unicorn.arm_const CPU model for instruction counting
     dsp: bool  # has the DSP extension: the generated C stores weights for SXTB16/SMLAD
+    ld: str = "mps2.ld"  # linker script of the test firmware (kwsdk/targets/mcu), for the board's memory
+    max_chunk: int = 4096  # samples per call the test driver buffers (KWS_MAIN_MAX_CHUNK): what the board's RAM allows
 
 
 CPUS = {c.name: c for c in [
-    Cpu("cortex-m0plus", ("-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft"), None,
-        "UC_CPU_ARM_CORTEX_M0", False),  # same ARMv6-M instruction set
+    # QEMU's micro:bit and unicorn have a Cortex-M0: the same ARMv6-M instruction set.
+    Cpu("cortex-m0plus", ("-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft"), "microbit",
+        "UC_CPU_ARM_CORTEX_M0", False, "microbit.ld", 1024),
     Cpu("cortex-m3", ("-mcpu=cortex-m3", "-mthumb", "-mfloat-abi=soft"), "mps2-an385", "UC_CPU_ARM_CORTEX_M3",
         False),
     Cpu("cortex-m4", ("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"), "mps2-an386",
@@ -81,15 +84,17 @@ def build_firmware(sources: Iterable[Path], out: Path, cpu: str, opt: str = "-O2
     semihosting stdio for QEMU, or `bare` (no stdio, KWS_BARE) for counting
     instructions in an emulator without semihosting file access."""
     objs = _objects([*sources, support_dir() / "startup.c"], out, cpu, opt,
-                    [*defines, *(["KWS_BARE"] if bare else [])])
+                    [*defines, f"KWS_MAIN_MAX_CHUNK={get_cpu(cpu).max_chunk}", *(["KWS_BARE"] if bare else [])])
     specs = ["--specs=nano.specs"] + ([] if bare else ["--specs=rdimon.specs"])
-    run_tool([CC, *get_cpu(cpu).flags, "-nostartfiles", *specs, "-Wl,--gc-sections", "-T",
-          str(support_dir() / "mps2.ld"), *objs, "-o", str(out)])
+    # The bare build runs in unicorn, not on a board: the large memory of mps2.ld.
+    ld = "mps2.ld" if bare else get_cpu(cpu).ld
+    run_tool([CC, *get_cpu(cpu).flags, "-nostartfiles", *specs, "-Wl,--gc-sections", f"-L{support_dir()}", "-T",
+          str(support_dir() / ld), *objs, "-o", str(out)])
     return out
 
 
 def qemu_command(cpu: str, elf: Path, args: list[str]) -> list[str]:
-    """The command that runs `elf` with argv [elf, *args] on the core's mps2 board."""
+    """The command that runs `elf` with argv [elf, *args] on the core's QEMU board."""
     c = get_cpu(cpu)
     if c.board is None:
         raise ConfigError(f"QEMU has no board for {cpu}: it can be built but not run here")

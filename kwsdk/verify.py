@@ -14,7 +14,8 @@ three ways:
 
 Targets: "host" (native build), "host-sanitize" (the same under
 AddressSanitizer + UBSan), and "cortex-m3", "cortex-m4", "cortex-m7": the
-test firmware for the core, run on QEMU's mps2 board with semihosting;
+test firmware for the core, run on QEMU's mps2 board with semihosting
+("cortex-m0plus": on its micro:bit, a Cortex-M0 with the same instruction set);
 "rpi-aarch64" and "rpi-armhf": the driver cross-compiled for the Raspberry
 Pi's 64- and 32-bit OS, run under user-mode QEMU. "litert" and "tflm" run
 the exported .tflite instead, as referees (kwsdk.tflite.verify).
@@ -35,21 +36,21 @@ from kwsdk.detector import clip_decisions
 from kwsdk.export import device_detector, library_sources, load_quantized
 from kwsdk.frontend.integer import clip_pcm16, to_pcm16
 from kwsdk.hostbuild import build_executable, run_passing, write_sources
-from kwsdk.mcu import CPUS, build_firmware, qemu_command
+from kwsdk.mcu import CPUS, build_firmware, get_cpu, qemu_command
 from kwsdk.pipeline import FrameTrace, IntPipeline, PipelineOptions
 
 STREAM_CHUNK = 777  # samples per call on the stream: not a multiple of any hop
-MAX_CHUNK = 4096  # the driver's buffer
+MAX_CHUNK = 4096  # the driver's buffer (KWS_MAIN_MAX_CHUNK), where the board does not lower it
 
 
 @dataclass
 class Target:
     """Where the driver runs: natively (host, optionally sanitized) or on an
-    emulated Cortex-M core (QEMU mps2 board, semihosting)."""
+    emulated Cortex-M core (QEMU mps2 or micro:bit board, semihosting)."""
 
     name: str
     sanitize: bool = False
-    cpu: str | None = None  # a Cortex-M core: firmware on QEMU's mps2 board
+    cpu: str | None = None  # a Cortex-M core: firmware on its QEMU board
     arch: str | None = None  # a Raspberry Pi architecture: cross build under user-mode QEMU
     timeout_s: float = 1800.0
     defines: tuple[str, ...] = ()  # e.g. ("KWS_NO_DSP",): the portable C on a DSP core
@@ -158,8 +159,9 @@ def run_c(tgt: Target, run_dir: Path, q, cfg, cats, clips, noise, det: DetectorC
     from kwsdk.streams import stream_chunks
     from kwsdk.train import clip_length
 
-    if not 1 <= chunk <= MAX_CHUNK:
-        raise ConfigError(f"--chunk must be 1-{MAX_CHUNK} samples, not {chunk}")
+    max_chunk = get_cpu(tgt.cpu).max_chunk if tgt.cpu else MAX_CHUNK
+    if not 1 <= chunk <= max_chunk:
+        raise ConfigError(f"--chunk must be 1-{max_chunk} samples on {tgt.name}, not {chunk}")
     files, _ = library_sources(run_dir, options, det, tgt.cpu)
     files["kws_main.c"] = driver_source(q.cell)
     n_state = q.hidden * len(q.layers) * (2 if q.cell == "lstm" else 1)  # h of every layer, then c
