@@ -36,7 +36,8 @@ def weight_layout(q: QuantModel, dsp: bool) -> str:
     - "pairs": int8, blocks of 8 rows; per pair of columns four 32-bit words,
       each holding two rows x two columns for SXTB16 + SMLAD (cores with the
       DSP extension; every matrix's columns a multiple of 8, the kernel's step).
-    - "col8": int8, blocks of 8 rows stored column by column, for LDRSB + MLA.
+    - "col8": int8 + 128 as uint8, blocks of 8 rows stored column by column,
+      for LDRB + MLA (the kernel's sums start at -128 sum(x)).
     - "rows": row-major as they are (int16 weights, or sums that need int64).
     """
     if q.weight_bits != 8 or acc_ctype(q) != "int32_t":
@@ -51,12 +52,12 @@ PAIRS_COLS = 8  # columns per pass of the "pairs" kernel: their count must be a 
 
 def storage_ctype(layout: str, weight_bits: int) -> str:
     """The C type of a weight array in `layout`."""
-    return {"pairs": "uint32_t", "col8": "int8_t"}.get(layout, f"int{weight_bits}_t")
+    return {"pairs": "uint32_t", "col8": "uint8_t"}.get(layout, f"int{weight_bits}_t")
 
 
 def pack_weights(w: np.ndarray, layout: str) -> np.ndarray:
     """(rows, cols) int weights -> the flat array the kernel reads, in
-    `layout`'s order: int8 bytes ("col8"), uint32 words ("pairs") or as they
+    `layout`'s order: uint8 bytes w + 128 ("col8"), uint32 words ("pairs") or as they
     are ("rows")."""
     if layout == "rows":
         return np.asarray(w)
@@ -69,8 +70,8 @@ def pack_weights(w: np.ndarray, layout: str) -> np.ndarray:
     padded = np.zeros((blocks * BLOCK_ROWS, cols), np.int64)
     padded[:rows] = w
     b = padded.reshape(blocks, BLOCK_ROWS, cols)
-    if layout == "col8":  # [block][column][row in block]
-        return b.transpose(0, 2, 1).ravel()
+    if layout == "col8":  # [block][column][row in block], + 128 (padding rows too: the kernel subtracts it)
+        return b.transpose(0, 2, 1).ravel() + 128
     # "pairs": [block][column pair][row pair] -> one word. Byte 1 (3) holds
     # the even row's weight at the pair's first (second) column, as int8; byte
     # 0 (2) the odd row's weight + 128, as uint8. The halfwords are then
@@ -125,7 +126,7 @@ def _linear(name: str, q: QLinear, weight_bits: int, layout: str) -> dict:
         if a is None:
             refs.append("NULL")
         else:
-            arrays.append(c_array(ctypes[field], f"{name}_{field}", a, 16 if ctypes[field] == "int8_t" else 8))
+            arrays.append(c_array(ctypes[field], f"{name}_{field}", a, 16 if ctypes[field] in ("int8_t", "uint8_t") else 8))
             refs.append(f"{name}_{field}")
     rows, cols = q.w.shape
     return dict(name=name, arrays=arrays, init=", ".join(refs + [str(rows), str(cols)]))
