@@ -116,7 +116,8 @@ def test_weight_layouts():
     rows (the last padded), 1 byte per weight."""
     q = QuantModel.__new__(QuantModel)
     for cols, dsp, bits, want in ((40, True, 8, "pairs"), (40, False, 8, "col8"), (45, True, 8, "col8"),
-                                  (40, True, 16, "rows"), (600, True, 8, "rows")):  # 600: sums need int64
+                                  (40, True, 16, "rows"), (600, True, 8, "rows"),  # 600: sums need int64
+                                  (256, False, 8, "col8"), (264, False, 8, "rows")):  # col8: 256 at most
         lin = QLinear(np.zeros((12, cols), np.int64), np.ones(12), np.zeros(12), np.zeros(12))
         q.__dict__.update(weight_bits=bits, hidden=cols, layers=[type("L", (), dict(ih=lin, hh=lin))()], head=lin)
         assert weight_layout(q, dsp) == want

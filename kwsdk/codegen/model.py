@@ -37,17 +37,22 @@ def weight_layout(q: QuantModel, dsp: bool) -> str:
       each holding two rows x two columns for SXTB16 + SMLAD (cores with the
       DSP extension; every matrix's columns a multiple of 8, the kernel's step).
     - "col8": int8 + 128 as uint8, blocks of 8 rows stored column by column,
-      for LDRB + MLA (the kernel's sums start at -128 sum(x)).
-    - "rows": row-major as they are (int16 weights, or sums that need int64).
+      for LDRB + MLA (the kernel subtracts 128 sum(x)); at most
+      COL8_MAX_COLS columns, so that the int32 sums of (w + 128) x are exact.
+    - "rows": row-major as they are (int16 weights, sums that need int64, or
+      int8 with more columns).
     """
     if q.weight_bits != 8 or acc_ctype(q) != "int32_t":
         return "rows"
     mats = [m for l in q.layers for m in (l.ih, l.hh)] + [q.head]
-    return "pairs" if dsp and all(m.w.shape[1] % PAIRS_COLS == 0 for m in mats) else "col8"
+    if dsp and all(m.w.shape[1] % PAIRS_COLS == 0 for m in mats):
+        return "pairs"
+    return "col8" if all(m.w.shape[1] <= COL8_MAX_COLS for m in mats) else "rows"
 
 
 BLOCK_ROWS = 8  # rows per block of the "pairs" and "col8" layouts; the last block is padded with zero rows
 PAIRS_COLS = 8  # columns per pass of the "pairs" kernel: their count must be a multiple
+COL8_MAX_COLS = 256  # 255 * 2^15 * 256 < 2^31: the "col8" kernel's sums of (w + 128) x fit int32
 
 
 def storage_ctype(layout: str, weight_bits: int) -> str:
@@ -184,7 +189,7 @@ def model_context(q: QuantModel, dsp_layout: bool = True) -> dict:
         n_features=q.n_features, n_classes=q.n_classes, feature_frac=q.feature_frac,
         weight_bits=q.weight_bits, weight_ctype=weight_ctype, weight_bytes=q.weight_bytes(),
         acc_ctype=acc_ctype(q), acc_bits=acc_bound(q).bit_length() + 1, linears=linears, layers=q.layers,
-        tables=tables, segments=SEGMENTS, pre_frac_bits=PRE_FRAC_BITS, layout=layout,
+        tables=tables, segments=SEGMENTS, pre_frac_bits=PRE_FRAC_BITS, layout=layout, col8_max_cols=COL8_MAX_COLS,
         w_ctype=storage_ctype(layout, q.weight_bits),
     )
 
