@@ -185,7 +185,8 @@ def test_dsp_and_portable_paths_are_bit_identical(defines, qrun, sample_clips, t
 
 # Reads int32 triples (op, a, b) from IN and writes one int32 per triple to
 # OUT: op 0-2 kws_act_q15(op, a), 3 kws_mul_round_q15_s31(a, b), 4
-# kws_sat_s16_s32(a).
+# kws_sat_s16_s32(a), 5 kws_mulhi_s32(a, b), 6 kws_mulhi_sub_s32(0, a, b), 7
+# kws_mulhi_halves_s32(a, b) (what ARMv6-M uses for 5 and 6, on every core).
 HELPERS_DRIVER = r"""
 #include <stdio.h>
 
@@ -204,7 +205,12 @@ int main(int argc, char **argv)
     while ((got = fread(v, 3 * sizeof(int32_t), 256, in)) > 0u) {
         for (size_t k = 0; k < got; k++) {
             int32_t op = v[3 * k], a = v[3 * k + 1], b = v[3 * k + 2];
-            y[k] = op < 3 ? kws_act_q15(op, a) : op == 3 ? kws_mul_round_q15_s31(a, b) : kws_sat_s16_s32(a);
+            y[k] = op < 3    ? kws_act_q15(op, a)
+                   : op == 3 ? kws_mul_round_q15_s31(a, b)
+                   : op == 4 ? kws_sat_s16_s32(a)
+                   : op == 5 ? kws_mulhi_s32(a, b)
+                   : op == 6 ? kws_mulhi_sub_s32(0, a, b)
+                             : kws_mulhi_halves_s32(a, b);
         }
         fwrite(y, sizeof(int32_t), got, out);
     }
@@ -224,7 +230,8 @@ def test_cell_helpers_equal_reference(cpu, defines, qrun, tmp_path):
     """The recurrent cell's helpers on the core, against the Python reference:
     every activation input over each table's range and beyond (the DSP path
     interpolates with one unaligned LDR and an SMLAD), the rounded q15
-    product at its bounds (SMMULR) and the 16-bit saturation (SSAT)."""
+    product at its bounds (SMMULR), the 16-bit saturation (SSAT) and the
+    high word of 32 x 32 products (SMMUL/SMMLS, 16-bit halves on ARMv6-M)."""
     import numpy as np
 
     from kwsdk.fixedpoint import rshift_round, saturate
@@ -242,6 +249,11 @@ def test_cell_helpers_equal_reference(cpu, defines, qrun, tmp_path):
     ops.append(np.full(len(qa), 3)), a.append(qa), b.append(qb), want.append(rshift_round(qa * qb, 15))
     sx = np.concatenate([[-2**31, 2**31 - 1, -32769, -32768, 32767, 32768], rng.integers(-2**31, 2**31, 5000)])
     ops.append(np.full(len(sx), 4)), a.append(sx), b.append(np.zeros(len(sx), np.int64)), want.append(saturate(sx, 16))
+    edge = np.array([-2**31, -2**31 + 1, -65536, -65535, -32768, -1, 0, 1, 32767, 65535, 65536, 2**31 - 1])
+    ma = np.concatenate([np.repeat(edge, len(edge)), rng.integers(-2**31, 2**31, 5000)])
+    mb = np.concatenate([np.tile(edge, len(edge)), rng.integers(-2**31, 2**31, 5000)])
+    for op, ref in ((5, (ma * mb) >> 32), (6, (-(ma * mb)) >> 32), (7, (ma * mb) >> 32)):
+        ops.append(np.full(len(ma), op)), a.append(ma), b.append(mb), want.append(ref)
     vec = np.stack([np.concatenate(ops), np.concatenate(a), np.concatenate(b)], axis=1).astype("<i4")
     files, _ = library_sources(qrun, PipelineOptions(), cpu=cpu)
     files["kws_main.c"] = HELPERS_DRIVER
