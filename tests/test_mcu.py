@@ -27,13 +27,15 @@ def test_firmware_builds_for_every_core(cpu, qrun, tmp_path):
     assert "ARM" in head and "EXEC" in head
 
 
+@pytest.mark.parametrize("cpu", ["cortex-m4", "cortex-m0plus"])
 @pytest.mark.parametrize("opt", ["-O0", "-Os"])
-def test_dsp_kernels_build_at_every_optimization_level(opt, qrun, tmp_path):
-    """The DSP path's inline assembly keeps its accumulators in registers:
-    it must still find them without optimization (the report builds -O2)."""
-    files, _ = library_sources(qrun, PipelineOptions(), cpu="cortex-m4")
+def test_asm_kernels_build_at_every_optimization_level(cpu, opt, qrun, tmp_path):
+    """The inline assembly of the DSP path and of ARMv6-M keeps its
+    accumulators in registers: GCC must still find them without optimization
+    and when optimizing for size (the report builds -O2)."""
+    files, _ = library_sources(qrun, PipelineOptions(), cpu=cpu)
     files["kws_main.c"] = driver_source("gru")
-    build_firmware(write_sources(files, tmp_path / "src"), tmp_path / "kws_main.elf", "cortex-m4", opt)
+    build_firmware(write_sources(files, tmp_path / "src"), tmp_path / "kws_main.elf", cpu, opt)
 
 
 @pytest.mark.parametrize("cpu", ["cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7"])
