@@ -20,6 +20,7 @@ from kwsdk.config import ConfigError
 from kwsdk.hostbuild import STRICT_CFLAGS, BuildError, nm_sizes, run_tool
 
 CC = "arm-none-eabi-gcc"
+DRIVER_MAX_CHUNK = 4096  # samples per call the test driver (kws_main.c) buffers, where a board does not lower it
 
 
 @dataclass(frozen=True)
@@ -30,7 +31,7 @@ class Cpu:
     unicorn_model: str  # unicorn.arm_const CPU model for instruction counting
     dsp: bool  # has the DSP extension: the generated C stores weights for SXTB16/SMLAD
     ld: str = "mps2.ld"  # linker script of the test firmware (kwsdk/targets/mcu), for the board's memory
-    max_chunk: int = 4096  # samples per call the test driver buffers (KWS_MAIN_MAX_CHUNK): what the board's RAM allows
+    max_chunk: int = DRIVER_MAX_CHUNK  # the test driver's KWS_MAIN_MAX_CHUNK: what the board's RAM allows
 
 
 CPUS = {c.name: c for c in [

@@ -36,11 +36,10 @@ from kwsdk.detector import clip_decisions
 from kwsdk.export import device_detector, library_sources, load_quantized
 from kwsdk.frontend.integer import clip_pcm16, to_pcm16
 from kwsdk.hostbuild import build_executable, run_passing, write_sources
-from kwsdk.mcu import CPUS, build_firmware, get_cpu, qemu_command
+from kwsdk.mcu import CPUS, DRIVER_MAX_CHUNK, build_firmware, get_cpu, qemu_command
 from kwsdk.pipeline import FrameTrace, IntPipeline, PipelineOptions
 
 STREAM_CHUNK = 777  # samples per call on the stream: not a multiple of any hop
-MAX_CHUNK = 4096  # the driver's buffer (KWS_MAIN_MAX_CHUNK), where the board does not lower it
 
 
 @dataclass
@@ -159,7 +158,7 @@ def run_c(tgt: Target, run_dir: Path, q, cfg, cats, clips, noise, det: DetectorC
     from kwsdk.streams import stream_chunks
     from kwsdk.train import clip_length
 
-    max_chunk = get_cpu(tgt.cpu).max_chunk if tgt.cpu else MAX_CHUNK
+    max_chunk = get_cpu(tgt.cpu).max_chunk if tgt.cpu else DRIVER_MAX_CHUNK
     if not 1 <= chunk <= max_chunk:
         raise ConfigError(f"--chunk must be 1-{max_chunk} samples on {tgt.name}, not {chunk}")
     files, _ = library_sources(run_dir, options, det, tgt.cpu)

@@ -11,7 +11,7 @@ from kwsdk.codegen.frontend import generate_frontend
 from kwsdk.codegen.model import generate_model, model_hash
 from kwsdk.config import DetectorConfig, FeatureConfig, VadConfig
 from kwsdk.detector import IntDetector, threshold_sums
-from kwsdk.mcu import Cpu
+from kwsdk.mcu import DRIVER_MAX_CHUNK, Cpu
 from kwsdk.rpi import Arch
 from kwsdk.pipeline import PipelineOptions
 from kwsdk.qmodel.model import QuantModel
@@ -36,7 +36,7 @@ def generate_library(fcfg: FeatureConfig, vcfg: VadConfig, q: QuantModel, dcfg: 
 
 def driver_source(cell: str) -> str:
     """The pipeline's stdio test driver (kws_main.c)."""
-    return render("kws_main.c.j2", "kws_main.c.j2", cell=cell)
+    return render("kws_main.c.j2", "kws_main.c.j2", cell=cell, max_chunk=DRIVER_MAX_CHUNK)
 
 
 def build_files(sources: list[str], cpu: Cpu | None = None, arch: Arch | None = None,
