@@ -189,7 +189,7 @@ def cmd_export(args) -> int:
     from kwsdk.export import export
 
     res = export(Path(args.run), Path(args.out), args.target, _options(args), _detector(args), args.cpu,
-                 args.arch, args.native)
+                 args.arch, args.native, args.wide_weights)
 
     def summary(r):
         if r["target"] == "tflite":
@@ -212,7 +212,7 @@ def cmd_verify(args) -> int:
 
     res = verify(Path(args.run), Path(args.data), args.target, args.split, args.stream_minutes, args.chunk,
                  cache_dir=_cache(args), progress=not args.quiet, options=_options(args), det=_detector(args),
-                 log=log)
+                 log=log, wide=args.wide_weights)
 
     if args.target in ("litert", "tflm"):
         def tflite_summary(r):
@@ -246,7 +246,7 @@ def cmd_verify(args) -> int:
 def cmd_report(args) -> int:
     from kwsdk.report import report
 
-    res = report(Path(args.run), args.target, args.opt, args.clock_mhz * 1e6, _options(args))
+    res = report(Path(args.run), args.target, args.opt, args.clock_mhz * 1e6, _options(args), args.wide_weights)
 
     def summary(r):
         print(f"{r['target']} ({r['opt']}), {r['seconds']:.0f} s of speech ({r['audio']})")
@@ -399,6 +399,12 @@ def build_parser() -> argparse.ArgumentParser:
                         help="per-keyword thresholds, e.g. yes=0.9,no=0.8 (also settable at run time with "
                              "kws_set_threshold)")
 
+    def wide_flag(sp):
+        sp.add_argument("--wide-weights", action="store_true",
+                        help="on cores with the DSP extension (M4, M7, M33), store the int8 weights as int16 so "
+                             "that SMLAD takes them as they are: about twice the weights' flash for about a "
+                             "quarter fewer model instructions; same results (default: int8 storage)")
+
     x = sub.add_parser("export", help="generate the device library (C99) of a quantized run",
                        description="Write RUN's frontend, VAD, quantized model and detector as one C99 library "
                                    "(no heap, no float) with a Makefile, a CMakeLists.txt and kws_meta.json; "
@@ -418,6 +424,7 @@ def build_parser() -> argparse.ArgumentParser:
     x.add_argument("--cpu", choices=["cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33"],
                    help="Cortex-M core for --target mcu")
     pipeline_flags(x)
+    wide_flag(x)
     x.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     x.set_defaults(func=cmd_export)
 
@@ -442,6 +449,7 @@ def build_parser() -> argparse.ArgumentParser:
     v.add_argument("--stream-minutes", type=float, default=10.0, help="length of the stream check (default 10)")
     v.add_argument("--chunk", type=int, default=333, help="samples per call when feeding clips (default 333)")
     pipeline_flags(v)
+    wide_flag(v)
     v.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     _common(v)
     v.set_defaults(func=cmd_verify)
@@ -460,6 +468,7 @@ def build_parser() -> argparse.ArgumentParser:
     r.add_argument("--opt", default="-O2", choices=["-O2", "-Os"], help="optimisation of the counted build")
     r.add_argument("--clock-mhz", type=float, default=64.0, help="clock for the duty-cycle estimate (default 64)")
     pipeline_flags(r)
+    wide_flag(r)
     r.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     r.set_defaults(func=cmd_report)
 

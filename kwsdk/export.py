@@ -52,17 +52,19 @@ def device_detector(run_dir: Path, cfg: RunConfig, threshold: float | None = Non
 
 
 def library_sources(run_dir: Path, options: PipelineOptions, det: DetectorConfig | None = None,
-                    cpu: str | None = None) -> tuple[dict[str, str], dict]:
+                    cpu: str | None = None, wide: bool = False) -> tuple[dict[str, str], dict]:
     """(file name -> text, metadata) of the run's device library, laid out
-    for `cpu` (None: any core; weights in the DSP-friendly order)."""
+    for `cpu` (None: any core; weights in the DSP-friendly order); `wide`:
+    DSP cores' int8 weights stored as int16 (see weight_layout)."""
     cfg, q = load_quantized(run_dir)
     det = det or device_detector(run_dir, cfg)
-    files = generate_library(cfg.features, cfg.vad, q, det, options, mcu.get_cpu(cpu).dsp if cpu else True)
+    files = generate_library(cfg.features, cfg.vad, q, det, options, mcu.get_cpu(cpu).dsp if cpu else True, wide)
     meta = {
         "categories": q.categories, "sample_rate": cfg.features.sample_rate, "hop_size": cfg.features.hop_size,
         "n_features": q.n_features, "feature_frac_bits": q.feature_frac, "features": asdict(cfg.features),
         "vad": asdict(cfg.vad), "detector": asdict(det), "options": asdict(options),
         "model": {"cell": q.cell, "layers": len(q.layers), "hidden": q.hidden, "weight_bits": q.weight_bits},
+        "wide_weights": wide,
     }
     return files, meta
 
@@ -95,17 +97,17 @@ def library_footprint(lib: Path) -> dict:
 
 def export(run_dir: Path, out: Path, target: str = "host", options: PipelineOptions | None = None,
            det: DetectorConfig | None = None, cpu: str | None = None, arch: str | None = None,
-           native: bool = False) -> dict:
+           native: bool = False, wide: bool = False) -> dict:
     """target "host" (cc, static and shared library); "mcu" (arm-none-eabi-gcc
     for `cpu`, static library, CMake toolchain file; sizes for -Os and -O2);
     "rpi" (cross-compiled for `arch` into the folder's libkws.so, or with
     `native` a Makefile for building on the Pi itself); "tflite" (.tflite
-    files, see kwsdk.tflite.export)."""
+    files, see kwsdk.tflite.export). `wide`: see library_sources."""
     if target not in ("host", "mcu", "rpi", "tflite"):
         raise ConfigError(f"unknown export target {target!r} (host, mcu, rpi, tflite)")
     if target == "tflite":
-        if cpu or arch or native or (options and options != PipelineOptions()):
-            raise ConfigError("--target tflite takes no --cpu, --arch, --native or VAD options")
+        if cpu or arch or native or wide or (options and options != PipelineOptions()):
+            raise ConfigError("--target tflite takes no --cpu, --arch, --native, --wide-weights or VAD options")
         from kwsdk.tflite.export import export_tflite
 
         cfg, q = load_quantized(run_dir)
@@ -117,7 +119,7 @@ def export(run_dir: Path, out: Path, target: str = "host", options: PipelineOpti
     options = options or PipelineOptions()
     out = Path(out)
     check_out(out)
-    files, meta = library_sources(run_dir, options, det, cpu)
+    files, meta = library_sources(run_dir, options, det, cpu, wide)
     core = mcu.get_cpu(cpu) if cpu else None
     pi = rpi.get_arch(arch) if arch else None
     files.update(build_files(list(files), core, pi, native))

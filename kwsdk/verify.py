@@ -151,7 +151,7 @@ class CRun:
 
 
 def run_c(tgt: Target, run_dir: Path, q, cfg, cats, clips, noise, det: DetectorConfig, options: PipelineOptions,
-          chunk: int, stream_minutes: float, seed: int, log) -> CRun:
+          chunk: int, stream_minutes: float, seed: int, log, wide: bool = False) -> CRun:
     """Build the run's library with the test driver for `tgt` and feed it the
     clips (`chunk` samples per call) and the evaluation stream (STREAM_CHUNK)."""
     from kwsdk.evaluate import stream_builder
@@ -161,7 +161,7 @@ def run_c(tgt: Target, run_dir: Path, q, cfg, cats, clips, noise, det: DetectorC
     max_chunk = get_cpu(tgt.cpu).max_chunk if tgt.cpu else DRIVER_MAX_CHUNK
     if not 1 <= chunk <= max_chunk:
         raise ConfigError(f"--chunk must be 1-{max_chunk} samples on {tgt.name}, not {chunk}")
-    files, _ = library_sources(run_dir, options, det, tgt.cpu)
+    files, _ = library_sources(run_dir, options, det, tgt.cpu, wide)
     files["kws_main.c"] = driver_source(q.cell)
     n_state = q.hidden * len(q.layers) * (2 if q.cell == "lstm" else 1)  # h of every layer, then c
     dtype = trace_dtype(q.n_features, q.n_classes, n_state)
@@ -184,13 +184,17 @@ def run_c(tgt: Target, run_dir: Path, q, cfg, cats, clips, noise, det: DetectorC
 
 def verify(run_dir: Path, data_dir: Path, target: str = "host", split: str = "test", stream_minutes: float = 10.0,
            chunk: int = 333, seed: int = 0, cache_dir: Path | None = None, progress: bool = True,
-           options: PipelineOptions | None = None, det: DetectorConfig | None = None, log=print) -> dict:
+           options: PipelineOptions | None = None, det: DetectorConfig | None = None, log=print,
+           wide: bool = False) -> dict:
+    """`wide`: DSP cores' int8 weights stored as int16 (kwsdk.codegen.model.weight_layout)."""
     from kwsdk.evaluate import load_run_and_split
     from kwsdk.train import clip_features, posteriors
 
     if target in TFLITE_TARGETS:
         from kwsdk.tflite.verify import verify_tflite
 
+        if wide:
+            raise ConfigError("--wide-weights is for kwsdk's C targets, not the TFLite runtimes")
         return verify_tflite(run_dir, data_dir, target, split, stream_minutes, chunk, seed, cache_dir, progress,
                              det, log)
     tgt = get_target(target)
@@ -199,7 +203,7 @@ def verify(run_dir: Path, data_dir: Path, target: str = "host", split: str = "te
     _, q = load_quantized(run_dir)
     cfg, cats, model, ds, clips = load_run_and_split(run_dir, data_dir, split, cache_dir, progress)
     det = det or device_detector(run_dir, cfg)
-    c = run_c(tgt, run_dir, q, cfg, cats, clips, ds.noise, det, options, chunk, stream_minutes, seed, log)
+    c = run_c(tgt, run_dir, q, cfg, cats, clips, ds.noise, det, options, chunk, stream_minutes, seed, log, wide)
     c_clips, c_stream, stream, frames = c.clips, c.stream_records, c.stream, c.frames
     pipe = IntPipeline(cfg.features, cfg.vad, q, det, options)
     per_clip = record_mismatches(c_clips, pipe, c.pcms)
@@ -225,4 +229,5 @@ def verify(run_dir: Path, data_dir: Path, target: str = "host", split: str = "te
         "events_identical": c_events == ref_events, "n_events": len(c_events),
         "stream_seconds": len(stream) / cfg.features.sample_rate, "chunk": chunk, "stream_chunk": STREAM_CHUNK,
         "clip_floor": det.clip_floor, "options": {"vad_reset": options.vad_reset, "vad_gate": options.vad_gate},
+        "wide_weights": wide,
     }

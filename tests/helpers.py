@@ -65,13 +65,14 @@ def sample_features(sample_clips, n_clips: int = 24) -> np.ndarray:
     return np.stack([fe.analyze(np.resize(p, 16000)).features for p in words])
 
 
-def make_quant(cell: str, layers: int, bits: int, feats: np.ndarray, hidden: int = 32):
+def make_quant(cell: str, layers: int, bits: int, feats: np.ndarray, hidden: int = 32,
+               categories: list[str] = CATEGORIES):
     torch.manual_seed(layers * 10 + bits)
-    model = KWSModel(40, len(CATEGORIES), ModelConfig(cell=cell, hidden=hidden, layers=layers)).eval()
+    model = KWSModel(40, len(categories), ModelConfig(cell=cell, hidden=hidden, layers=layers)).eval()
     x = feats.reshape(-1, 40) / 1024.0
     model.mean.copy_(torch.from_numpy(x.mean(0)).float())
     model.std.copy_(torch.from_numpy(x.std(0) + 1e-3).float())
     with torch.no_grad():  # larger weights than the default init: gates leave their linear range
         for p in model.rnn.parameters():
             p.mul_(3.0)
-    return model, quantize_model(model, CATEGORIES, 10, bits, feats[:8] / 1024.0)
+    return model, quantize_model(model, categories, 10, bits, feats[:8] / 1024.0)

@@ -27,21 +27,24 @@ def test_firmware_builds_for_every_core(cpu, qrun, tmp_path):
     assert "ARM" in head and "EXEC" in head
 
 
-@pytest.mark.parametrize("cpu", ["cortex-m4", "cortex-m0plus"])
+@pytest.mark.parametrize("cpu, wide", [("cortex-m4", False), ("cortex-m4", True), ("cortex-m0plus", False)],
+                         ids=["m4", "m4-wide", "m0plus"])
 @pytest.mark.parametrize("opt", ["-O0", "-Os"])
-def test_asm_kernels_build_at_every_optimization_level(cpu, opt, qrun, tmp_path):
-    """The inline assembly of the DSP path and of ARMv6-M keeps its
-    accumulators in registers: GCC must still find them without optimization
-    and when optimizing for size (the report builds -O2)."""
-    files, _ = library_sources(qrun, PipelineOptions(), cpu=cpu)
+def test_asm_kernels_build_at_every_optimization_level(cpu, wide, opt, qrun, tmp_path):
+    """The inline assembly of the DSP path (both weight storages) and of
+    ARMv6-M keeps its accumulators in registers: GCC must still find them
+    without optimization and when optimizing for size (the report builds -O2)."""
+    files, _ = library_sources(qrun, PipelineOptions(), cpu=cpu, wide=wide)
     files["kws_main.c"] = driver_source("gru")
     build_firmware(write_sources(files, tmp_path / "src"), tmp_path / "kws_main.elf", cpu, opt)
 
 
-@pytest.mark.parametrize("cpu", ["cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7"])
-def test_emulated_verify(cpu, qrun):
-    r = verify_json(qrun, "--target", cpu, "--split", "val")
+@pytest.mark.parametrize("cpu, extra", [(c, ()) for c in ("cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7")]
+                         + [("cortex-m4", ("--wide-weights",))], ids=["m0plus", "m3", "m4", "m7", "m4-wide"])
+def test_emulated_verify(cpu, extra, qrun):
+    r = verify_json(qrun, "--target", cpu, "--split", "val", *extra)
     assert r["target"] == cpu and r["c_mismatches"] == 0 and r["events_identical"] and r["n_events"] > 3
+    assert r["wide_weights"] == bool(extra)
 
 
 @pytest.mark.parametrize("cpu, defines", [("cortex-m4", ()), ("cortex-m4", ("KWS_NO_DSP",)), ("cortex-m3", ())],
@@ -123,6 +126,17 @@ def test_report(cpu, qrun):
     assert r["flash_bytes"] > 10_000 and 0 < r["duty_cycle_estimate"]
 
 
+def test_wide_weights_trade_flash_for_instructions(qrun):
+    """--wide-weights on a DSP core: the same model in fewer instructions and
+    more flash (exact counts, not timings)."""
+    base, wide = (json.loads(kwsdk("report", "--run", qrun, "--target", "cortex-m7", "--json", *extra).stdout)
+                  for extra in ((), ("--wide-weights",)))
+    assert (base["wide_weights"], wide["wide_weights"]) == (False, True)
+    assert wide["split"]["model"] < base["split"]["model"]
+    assert wide["split"]["frontend"] == base["split"]["frontend"]
+    assert wide["flash_bytes"] > base["flash_bytes"]
+
+
 def test_block_counting_is_exact(tmp_path):
     """Every translated block's decoded instruction count equals what objdump
     lists in that address range (IT and condition-failed instructions
@@ -161,9 +175,11 @@ def test_block_counting_is_exact(tmp_path):
     assert sum(count_instructions(elf, "cortex-m4")["instructions"].values()) > 30_000
 
 
+@pytest.mark.parametrize("wide", [False, True], ids=["int8", "wide"])
 @pytest.mark.parametrize("defines", [(), ("KWS_NO_DSP",)], ids=["dsp", "portable"])
-def test_dsp_and_portable_paths_are_bit_identical(defines, qrun, sample_clips, tmp_path):
-    """The same core (M4) with and without the DSP-extension code: both equal the reference."""
+def test_dsp_and_portable_paths_are_bit_identical(defines, wide, qrun, sample_clips, tmp_path):
+    """The same core (M4) with and without the DSP-extension code, for both
+    storages of the weights: all equal the reference."""
     import numpy as np
 
     from kwsdk.config import DetectorConfig, RunConfig
@@ -172,7 +188,8 @@ def test_dsp_and_portable_paths_are_bit_identical(defines, qrun, sample_clips, t
     from kwsdk.verify import Target, record_mismatches, run_driver, trace_dtype
     from tests.helpers import LOW
 
-    files, _ = library_sources(qrun, PipelineOptions())
+    files, _ = library_sources(qrun, PipelineOptions(), wide=wide)
+    assert ('Storage ("wide"' in files["kws_linear.c"]) == wide
     files["kws_main.c"] = driver_source("gru")
     target = Target("cortex-m4", cpu="cortex-m4", defines=defines)
     exe = target.build(write_sources(files, tmp_path / "src"), tmp_path / "kws_main.elf")

@@ -124,16 +124,18 @@ def test_export_thresholds_and_cmake(qrun, tmp_path):
     assert (build / "libkws.a").is_file()
 
 
-@pytest.mark.parametrize("cell,dsp_layout,where", [("gru", True, "host-sanitize"), ("lstm", True, "host-sanitize"),
-                                                   ("gru", False, "host-sanitize"), ("gru", True, "cortex-m4"),
-                                                   ("lstm", True, "cortex-m4")],
-                         ids=["gru", "lstm", "gru-nodsp", "gru-m4", "lstm-m4"])
-def test_saturating_inputs(cell, dsp_layout, where, sample_clips, tmp_path):
+@pytest.mark.parametrize("cell,layout,where", [("gru", "dsp", "host-sanitize"), ("lstm", "dsp", "host-sanitize"),
+                                               ("gru", "nodsp", "host-sanitize"), ("lstm", "wide", "host-sanitize"),
+                                               ("gru", "dsp", "cortex-m4"), ("lstm", "dsp", "cortex-m4"),
+                                               ("gru", "wide", "cortex-m4")],
+                         ids=["gru", "lstm", "gru-nodsp", "lstm-wide", "gru-m4", "lstm-m4", "gru-m4-wide"])
+def test_saturating_inputs(cell, layout, where, sample_clips, tmp_path):
     """Full-scale square waves, clipped noise and silence through a model whose
     gates and cell state saturate, against the reference: under ASan + UBSan
-    on the host, with int8 weights in the layout of cores with the DSP
-    extension (the host runs its arithmetic in portable C) and of cores
-    without, and through the DSP path on an emulated M4."""
+    on the host, with int8 weights in the layouts of cores with the DSP
+    extension (int8 or, "wide", int16 storage; the host runs their arithmetic
+    in portable C) and of cores without, and through the DSP path on an
+    emulated M4. Five categories: the head's last block of 4 rows is padded."""
     from kwsdk.codegen.library import driver_source, generate_library
     from kwsdk.config import VadConfig, feature_preset
     from kwsdk.hostbuild import write_sources
@@ -141,8 +143,8 @@ def test_saturating_inputs(cell, dsp_layout, where, sample_clips, tmp_path):
     from tests.helpers import make_quant, sample_features
 
     fcfg, vcfg, det = feature_preset("default"), VadConfig(), DetectorConfig(**LOW)
-    _, q = make_quant(cell, 2, 8, sample_features(sample_clips))
-    files = generate_library(fcfg, vcfg, q, det, PipelineOptions(vad_reset=True), dsp_layout)
+    _, q = make_quant(cell, 2, 8, sample_features(sample_clips), categories=["yes", "no", "up", "_unknown_", "_silence_"])
+    files = generate_library(fcfg, vcfg, q, det, PipelineOptions(vad_reset=True), layout != "nodsp", layout == "wide")
     files["kws_main.c"] = driver_source(cell)
     target = get_target(where)
     exe = target.build(write_sources(files, tmp_path / "src"), tmp_path / "kws_main")

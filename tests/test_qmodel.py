@@ -44,19 +44,26 @@ def built_no_dsp(built, tmp_path_factory):
             for v, (_, q, _) in built.items() if v[2] == 8}
 
 
+@pytest.fixture(scope="module")
+def built_wide(built, tmp_path_factory):
+    """int8 variant -> CModel in the DSP cores' int16 storage (--wide-weights)."""
+    return {v: CModel(q, tmp_path_factory.mktemp("cmodel-wide-" + "-".join(map(str, v))), wide=True)
+            for v, (_, q, _) in built.items() if v[2] == 8}
+
+
 def _extreme(rng, n: int) -> np.ndarray:
     return np.where(rng.random((n, 40)) < 0.5, 32767, -32768).astype(np.int16)
 
 
-STEP_CASES = [(v, True) for v in VARIANTS] + [(v, False) for v in VARIANTS if v[2] == 8]
+STEP_CASES = ([(v, "dsp") for v in VARIANTS] + [(v, "nodsp") for v in VARIANTS if v[2] == 8]
+              + [(v, "wide") for v in VARIANTS if v[2] == 8])
 
 
-@pytest.mark.parametrize("variant,dsp", STEP_CASES,
-                         ids=lambda v: "-".join(map(str, v)) if isinstance(v, tuple) else ("dsp" if v else "nodsp"))
-def test_step_bit_exact(variant, dsp, built, built_no_dsp, feats):
+@pytest.mark.parametrize("variant,layouts", STEP_CASES,
+                         ids=lambda v: "-".join(map(str, v)) if isinstance(v, tuple) else v)
+def test_step_bit_exact(variant, layouts, built, built_no_dsp, built_wide, feats):
     _, q, c = built[variant]
-    if not dsp:
-        c = built_no_dsp[variant]
+    c = {"dsp": c, "nodsp": built_no_dsp.get(variant), "wide": built_wide.get(variant)}[layouts]
     rng = np.random.default_rng(1)
     inputs = [feats[i] for i in range(4)] + [rng.integers(-32768, 32768, (40, 40)).astype(np.int16),
                                              _extreme(rng, 40)]
@@ -79,21 +86,21 @@ def test_activations_bit_exact_and_bounded(built):
         assert t.max_error_q15 <= bound
 
 
-LINEAR_CASES = [("pairs", 8), ("col8", 8), ("rows", 16)]
+LINEAR_CASES = [("pairs", 8), ("wide", 8), ("col8", 8), ("rows", 16)]
 
 
 @pytest.mark.parametrize("layout,bits", LINEAR_CASES, ids=[c[0] for c in LINEAR_CASES])
-def test_linear_bit_exact_with_saturation(layout, bits, built, built_no_dsp):
+def test_linear_bit_exact_with_saturation(layout, bits, built, built_no_dsp, built_wide):
     """Every layout's kernel on shapes with a padded last block of rows (and
     for "col8" columns past the last group of 8), with shifts that take the
     fast requantization (33..63, j = 1 and 31 included) and the 64-bit one
     (a left shift (negative) drives outputs into 31-bit saturation)."""
     v = next(k for k in built if k[2] == bits)
-    c = built_no_dsp[v] if layout == "col8" else built[v][2]
+    c = {"col8": built_no_dsp, "wide": built_wide}[layout][v] if layout in ("col8", "wide") else built[v][2]
     assert c.layout == layout
     rng = np.random.default_rng(bits)
     qmax = (1 << (bits - 1)) - 1
-    shapes = [(24, 40), (13, 48), (5, 8)] + ([(11, 45), (9, 3)] if layout != "pairs" else [])
+    shapes = [(24, 40), (13, 48), (5, 8), (6, 32)] + ([(11, 45), (9, 3)] if layout not in ("pairs", "wide") else [])
     fast = slow = 0
     for rows, cols in shapes:
         # (shift, bias range): fast for 33, 40 and 63 (bias -1: offset -2^30), 64-bit for the others
@@ -113,7 +120,7 @@ def test_linear_bit_exact_with_saturation(layout, bits, built, built_no_dsp):
 
 def test_weight_layouts():
     """Which cores get which layout, and the packed arrays' sizes: blocks of 8
-    rows (the last padded), 1 byte per weight."""
+    rows (4 for "wide"; the last padded), 1 byte per weight (2 for "wide")."""
     q = QuantModel.__new__(QuantModel)
     for cols, dsp, bits, want in ((40, True, 8, "pairs"), (40, False, 8, "col8"), (45, True, 8, "col8"),
                                   (40, True, 16, "rows"), (600, True, 8, "rows"),  # 600: sums need int64
@@ -121,10 +128,17 @@ def test_weight_layouts():
         lin = QLinear(np.zeros((12, cols), np.int64), np.ones(12), np.zeros(12), np.zeros(12))
         q.__dict__.update(weight_bits=bits, hidden=cols, layers=[type("L", (), dict(ih=lin, hh=lin))()], head=lin)
         assert weight_layout(q, dsp) == want
+        assert weight_layout(q, dsp, wide=True) == ("wide" if want == "pairs" else want)
     w = np.arange(-60, 60).reshape(3, 40)
     assert pack_weights(w, "col8").shape == (8 * 40,) and pack_weights(w, "pairs").shape == (8 * 40 // 4,)
-    with pytest.raises(ValueError, match="multiple of 8"):
-        pack_weights(w[:, :36], "pairs")
+    words = pack_weights(w, "wide").astype(np.int64)
+    assert words.shape == (4 * 40 // 2,)
+    half = np.stack([words & 0xFFFF, words >> 16], -1).reshape(20, 4, 2)  # column pair, row, column in pair
+    half = np.where(half >= 0x8000, half - 0x10000, half)
+    np.testing.assert_array_equal(half.transpose(1, 0, 2).reshape(4, 40), np.vstack([w, np.zeros((1, 40), int)]))
+    for layout in ("pairs", "wide"):
+        with pytest.raises(ValueError, match="multiple of 8"):
+            pack_weights(w[:, :36], layout)
 
 
 def test_pairs_arithmetic():

@@ -20,9 +20,10 @@ PIPELINE_SOURCES = ["kws.h", "kws.c", "kws_detector.c"]
 
 
 def generate_library(fcfg: FeatureConfig, vcfg: VadConfig, q: QuantModel, dcfg: DetectorConfig,
-                     options: PipelineOptions, dsp_layout: bool = True) -> dict[str, str]:
-    """File name -> text of every source of the library."""
-    files = {**generate_frontend(fcfg, vcfg), **generate_model(q, dsp_layout)}
+                     options: PipelineOptions, dsp_layout: bool = True, wide: bool = False) -> dict[str, str]:
+    """File name -> text of every source of the library (dsp_layout, wide:
+    see kwsdk.codegen.model.weight_layout)."""
+    files = {**generate_frontend(fcfg, vcfg), **generate_model(q, dsp_layout, wide)}
     det = IntDetector(q.categories, dcfg, fcfg.hop_size, fcfg.sample_rate)
     source = (f"FeatureConfig {inputs_hash(asdict(fcfg))}, QuantModel {model_hash(q)}, "
               f"DetectorConfig {inputs_hash(asdict(dcfg))}, {options}")

@@ -44,14 +44,15 @@ def _state_struct(q: QuantModel) -> type[ctypes.Structure]:
 class CModel:
     LIB = "libkws_model.so"
 
-    def __init__(self, q: QuantModel, build_dir: Path, dsp_layout: bool = True):
+    def __init__(self, q: QuantModel, build_dir: Path, dsp_layout: bool = True, wide: bool = False):
         """dsp_layout: the weight layout of cores with the DSP extension (the
-        host runs its portable C), else the one of cores without it."""
+        host runs its portable C; with `wide`, int16 storage), else the one
+        of cores without it."""
         self.q = q
-        self.layout = weight_layout(q, dsp_layout)
+        self.layout = weight_layout(q, dsp_layout, wide)
         self._linear_t = _linear_struct(list(linear_ctypes(self.layout, q.weight_bits)))
         lib = Path(build_dir) / self.LIB
-        build_shared(write_sources(generate_model(q, dsp_layout), Path(build_dir) / "src"), lib)
+        build_shared(write_sources(generate_model(q, dsp_layout, wide), Path(build_dir) / "src"), lib)
         L = self.lib = load(lib)
         i16 = _P(np.int16, flags="C")
         L.kws_model_step.argtypes, L.kws_model_step.restype = [ctypes.c_void_p, i16, i16], None
