@@ -27,13 +27,15 @@ def _linear_struct(fields: list[str]) -> type[ctypes.Structure]:
     return Linear
 
 
-def _state_struct(q: QuantModel) -> type[ctypes.Structure]:
+def _state_struct(q: QuantModel, layout: str) -> type[ctypes.Structure]:
     n, h, g = len(q.layers), q.hidden, 3 if q.cell == "gru" else 4
     fields = [("h", (ctypes.c_int16 * h) * n)]
     if q.cell == "lstm":
         fields.append(("c", (ctypes.c_int16 * h) * n))
     fields += [("gx", ctypes.c_int32 * (g * h)), ("gh", ctypes.c_int32 * (g * h)),
                ("logits", ctypes.c_int32 * q.n_classes)]
+    if layout == "wide":
+        fields.append(("x", ctypes.c_int16 * q.n_features))
 
     class State(ctypes.Structure):
         _fields_ = fields
@@ -63,7 +65,7 @@ class CModel:
         self.linear_fn = getattr(L, f"kws_linear_s{q.weight_bits}")
         self.linear_fn.argtypes = [ctypes.POINTER(self._linear_t), i16, _P(np.int32, flags="C")]
         self.linear_fn.restype = None
-        self.state = _state_struct(q)()
+        self.state = _state_struct(q, self.layout)()
         if ctypes.sizeof(self.state) != L.kws_model_state_size():
             raise RuntimeError("kws_model_t layout differs from the ctypes mirror")
         self.reset()
