@@ -249,7 +249,8 @@ def cmd_report(args) -> int:
     res = report(Path(args.run), args.target, args.opt, args.clock_mhz * 1e6, _options(args), args.wide_weights)
 
     def summary(r):
-        print(f"{r['target']} ({r['opt']}), {r['seconds']:.0f} s of speech ({r['audio']})")
+        print(f"{r['target']} ({r['opt']}, weight layout {r['weight_layout']!r}), {r['seconds']:.0f} s of speech "
+              f"({r['audio']})")
         if "flash_bytes" in r:
             print(f"flash {r['flash_bytes']:,} B; RAM {r['ram_bytes']:,} B = kws_t {r['state_bytes']:,} + "
                   f"peak stack {r['stack_bytes']:,}")

@@ -17,6 +17,7 @@ from pathlib import Path
 
 from kwsdk import mcu, rpi
 from kwsdk.codegen.library import build_files, generate_library
+from kwsdk.codegen.model import weight_layout
 from kwsdk.config import ConfigError, DetectorConfig, RunConfig
 from kwsdk.detector import detector_config
 from kwsdk.fileio import atomic_write, atomic_write_text
@@ -51,6 +52,12 @@ def device_detector(run_dir: Path, cfg: RunConfig, threshold: float | None = Non
     return det
 
 
+def device_layout(q: QuantModel, cpu: str | None, wide: bool = False) -> str:
+    """The weight layout of the library for `cpu` (None: any core, the DSP
+    cores' layout, which every core's portable C also runs)."""
+    return weight_layout(q, mcu.get_cpu(cpu).dsp if cpu else True, wide)
+
+
 def library_sources(run_dir: Path, options: PipelineOptions, det: DetectorConfig | None = None,
                     cpu: str | None = None, wide: bool = False) -> tuple[dict[str, str], dict]:
     """(file name -> text, metadata) of the run's device library, laid out
@@ -64,7 +71,7 @@ def library_sources(run_dir: Path, options: PipelineOptions, det: DetectorConfig
         "n_features": q.n_features, "feature_frac_bits": q.feature_frac, "features": asdict(cfg.features),
         "vad": asdict(cfg.vad), "detector": asdict(det), "options": asdict(options),
         "model": {"cell": q.cell, "layers": len(q.layers), "hidden": q.hidden, "weight_bits": q.weight_bits},
-        "wide_weights": wide,
+        "weight_layout": device_layout(q, cpu, wide),
     }
     return files, meta
 

@@ -211,7 +211,7 @@ def report(run_dir: Path, cpu: str, opt: str = "-O2", clock_hz: float = 64e6,
     options = options or PipelineOptions()
     a64 = cpu == A64
     cfg, q = load_quantized(run_dir)
-    files, _ = library_sources(run_dir, options, cpu=None if a64 else cpu, wide=wide)
+    files, meta = library_sources(run_dir, options, cpu=None if a64 else cpu, wide=wide)
     pcm, source = bench_pcm(cfg.features.sample_rate)
     seconds = len(pcm) / cfg.features.sample_rate
     n_frames = len(pcm) // cfg.features.hop_size
@@ -233,7 +233,8 @@ def report(run_dir: Path, cpu: str, opt: str = "-O2", clock_hz: float = 64e6,
     macs = q.macs_per_frame()
     per_s = {k: v / seconds for k, v in run["instructions"].items()}
     total = sum(per_s.values())
-    res = {"target": cpu, "opt": opt, "wide_weights": wide, "audio": source, "seconds": seconds, "stack_bytes": run["stack_bytes"]}
+    res = {"target": cpu, "opt": opt, "weight_layout": meta["weight_layout"], "audio": source, "seconds": seconds,
+           "stack_bytes": run["stack_bytes"]}
     if not a64:
         flash = next(s for s in sizes if s["opt"] == opt) if opt in ("-Os", "-O2") else sizes[0]
         res.update(flash_bytes=flash["flash_bytes"], ram_bytes=flash["static_ram_bytes"] + flash["state_bytes"]

@@ -33,7 +33,7 @@ from kwsdk.codegen.library import driver_source
 from kwsdk import rpi
 from kwsdk.config import ConfigError, DetectorConfig
 from kwsdk.detector import clip_decisions
-from kwsdk.export import device_detector, library_sources, load_quantized
+from kwsdk.export import device_detector, device_layout, library_sources, load_quantized
 from kwsdk.frontend.integer import clip_pcm16, to_pcm16
 from kwsdk.hostbuild import build_executable, run_passing, write_sources
 from kwsdk.mcu import CPUS, DRIVER_MAX_CHUNK, build_firmware, get_cpu, qemu_command
@@ -229,5 +229,5 @@ def verify(run_dir: Path, data_dir: Path, target: str = "host", split: str = "te
         "events_identical": c_events == ref_events, "n_events": len(c_events),
         "stream_seconds": len(stream) / cfg.features.sample_rate, "chunk": chunk, "stream_chunk": STREAM_CHUNK,
         "clip_floor": det.clip_floor, "options": {"vad_reset": options.vad_reset, "vad_gate": options.vad_gate},
-        "wide_weights": wide,
+        "weight_layout": device_layout(q, tgt.cpu, wide),
     }
