@@ -76,3 +76,25 @@ def make_quant(cell: str, layers: int, bits: int, feats: np.ndarray, hidden: int
         for p in model.rnn.parameters():
             p.mul_(3.0)
     return model, quantize_model(model, categories, 10, bits, feats[:8] / 1024.0)
+
+
+def linear_cases(layout: str, bits: int):
+    """(label, QLinear, x) for a matrix kernel in `layout`: shapes with a
+    padded last block of rows, every count of columns before the DSP cores'
+    32-column passes (and for "col8" columns past the last group of 8), with
+    shifts that take the fast requantization (33..63, j = 1 and 31 included)
+    and the 64-bit one (a left shift (negative) drives outputs into 31-bit
+    saturation), on random and full-scale inputs."""
+    from kwsdk.qmodel.linear import QLinear
+
+    rng = np.random.default_rng(bits)
+    qmax = (1 << (bits - 1)) - 1
+    shapes = [(24, 40), (13, 48), (5, 8), (6, 32), (7, 88)] + ([(11, 45), (9, 3)] if layout not in ("pairs", "wide") else [])
+    for rows, cols in shapes:
+        # (shift, bias range): fast for 33, 40 and 63 (bias -1: offset -2^30), 64-bit for the others
+        for shift, lo, hi in ((20, -2**20, 2**20), (-8, -2**20, 2**20), (33, -2**20, 2**20), (40, -2**20, 2**20),
+                              (63, -1, 0), (40, -2**25, 2**25)):
+            lin = QLinear(rng.integers(-qmax, qmax + 1, (rows, cols)), rng.integers(1 << 14, 1 << 31, rows),
+                          np.full(rows, shift), rng.integers(lo, hi, rows))
+            for x in (rng.integers(-32768, 32768, cols), np.where(rng.random(cols) < 0.5, 32767, -32768)):
+                yield f"{rows}x{cols} shift {shift}", lin, x

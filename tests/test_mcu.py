@@ -33,7 +33,9 @@ def test_firmware_builds_for_every_core(cpu, qrun, tmp_path):
 def test_asm_kernels_build_at_every_optimization_level(cpu, wide, opt, qrun, tmp_path):
     """The inline assembly of the DSP path (both weight storages) and of
     ARMv6-M keeps its accumulators in registers: GCC must still find them
-    without optimization and when optimizing for size (the report builds -O2)."""
+    without optimization and when optimizing for size (the report builds -O2).
+    (The wide storage's loops build only when optimizing: at -O0 its portable
+    C runs; test_linear_kernel_equals_reference runs the assembly.)"""
     files, _ = library_sources(qrun, PipelineOptions(), cpu=cpu, wide=wide)
     files["kws_main.c"] = driver_source("gru")
     build_firmware(write_sources(files, tmp_path / "src"), tmp_path / "kws_main.elf", cpu, opt)
@@ -281,6 +283,98 @@ def test_cell_helpers_equal_reference(cpu, defines, qrun, tmp_path):
     run_passing(qemu_command(cpu, elf, [str(tmp_path / "in.bin"), str(tmp_path / "out.bin")]), "helpers", 300)
     got = np.frombuffer((tmp_path / "out.bin").read_bytes(), "<i4")
     np.testing.assert_array_equal(got, np.concatenate(want))
+
+
+# Reads matrices and inputs from IN and writes kws_linear_s8's outputs to OUT.
+# Per case, int32s: rows, cols, then for each pointer of kws_linear_t (w, mult,
+# shift, bias, mult_offset) a count (-1: NULL) and that many values, then x.
+LINEAR_DRIVER = r"""
+#include <stdio.h>
+
+#include "kws_model.h"
+
+static int read_array(FILE *in, int32_t *v, size_t cap, int32_t *n)
+{
+    return fread(n, sizeof(int32_t), 1, in) == 1u && (*n < 0 || (size_t)*n <= cap) &&
+           (*n < 0 || fread(v, sizeof(int32_t), (size_t)*n, in) == (size_t)*n);
+}
+
+int main(int argc, char **argv)
+{
+    static int32_t a[5][4096], x32[512], y[512];
+    static int8_t shift[512];
+    static union {
+        uint32_t align; /* the wide kernel loads x with LDRD */
+        int16_t v[512];
+    } x;
+    FILE *in = argc == 3 ? fopen(argv[1], "rb") : NULL;
+    FILE *out = argc == 3 ? fopen(argv[2], "wb") : NULL;
+    int32_t shape[2], n[5];
+    if (!in || !out) {
+        return 1;
+    }
+    while (fread(shape, sizeof(int32_t), 2, in) == 2u) {
+        for (int f = 0; f < 5; f++) {
+            if (!read_array(in, a[f], 4096u, &n[f])) {
+                return 1;
+            }
+        }
+        if (shape[0] > 512 || shape[1] > 512 || n[2] > 512 ||
+            fread(x32, sizeof(int32_t), (size_t)shape[1], in) != (size_t)shape[1]) {
+            return 1;
+        }
+        for (int32_t k = 0; k < n[2]; k++) {
+            shift[k] = (int8_t)a[2][k];
+        }
+        for (int32_t k = 0; k < shape[1]; k++) {
+            x.v[k] = (int16_t)x32[k];
+        }
+        const kws_linear_t l = {(const void *)a[0], n[1] < 0 ? NULL : a[1], n[2] < 0 ? NULL : shift,
+                                n[3] < 0 ? NULL : a[3], n[4] < 0 ? NULL : a[4], (uint16_t)shape[0],
+                                (uint16_t)shape[1]};
+        kws_linear_s8(&l, x.v, y);
+        fwrite(y, sizeof(int32_t), (size_t)shape[0], out);
+    }
+    fclose(in);
+    if (fclose(out) != 0) {
+        return 1;
+    }
+    printf("PASS\n");
+    return 0;
+}
+"""
+
+
+@pytest.mark.parametrize("wide", [False, True], ids=["int8", "wide"])
+@pytest.mark.parametrize("defines", [(), ("KWS_NO_DSP",)], ids=["dsp", "portable"])
+def test_linear_kernel_equals_reference(defines, wide, qrun, tmp_path):
+    """The matrix kernel's DSP-extension assembly (and the portable C) on the
+    emulated M4, for both storages, on tests.helpers.linear_cases: every
+    count of columns before the 32-column passes, padded blocks, both
+    requantizations, saturation."""
+    import numpy as np
+
+    from kwsdk.codegen.model import linear_arrays
+    from kwsdk.hostbuild import run_passing
+    from tests.helpers import linear_cases
+
+    layout = "wide" if wide else "pairs"
+    stream, want = [], []
+    for _, lin, x in linear_cases(layout, 8):
+        stream.append(np.array(lin.w.shape))
+        for v in linear_arrays(lin, layout).values():
+            flat = np.zeros(0) if v is None else np.asarray(v).ravel()
+            stream += [np.array([-1 if v is None else len(flat)]), flat]
+        stream.append(x)
+        want.append(lin(x[None])[0])
+    # uint32 weight words and int32 values alike: their low 32 bits
+    (tmp_path / "in.bin").write_bytes((np.concatenate(stream).astype(np.int64) & 0xFFFFFFFF).astype("<u4").tobytes())
+    files, _ = library_sources(qrun, PipelineOptions(), cpu="cortex-m4", wide=wide)
+    files["kws_main.c"] = LINEAR_DRIVER
+    elf = build_firmware(write_sources(files, tmp_path / "src"), tmp_path / "linear.elf", "cortex-m4",
+                         defines=defines)
+    run_passing(qemu_command("cortex-m4", elf, [str(tmp_path / "in.bin"), str(tmp_path / "out.bin")]), "linear", 300)
+    np.testing.assert_array_equal(np.frombuffer((tmp_path / "out.bin").read_bytes(), "<i4"), np.concatenate(want))
 
 
 # Steps two models on the same features, one from a 4-byte aligned copy and one

@@ -17,7 +17,7 @@ from kwsdk.qmodel.cmodel import CModel
 from kwsdk.qmodel.linear import QLinear
 from kwsdk.qmodel.model import IntModel, QuantModel
 from kwsdk.qmodel.softmax import softmax_q15
-from tests.helpers import VARIANTS, make_quant, sample_features
+from tests.helpers import VARIANTS, linear_cases, make_quant, sample_features
 
 
 @pytest.fixture(scope="module")
@@ -91,31 +91,20 @@ LINEAR_CASES = [("pairs", 8), ("wide", 8), ("col8", 8), ("rows", 16)]
 
 @pytest.mark.parametrize("layout,bits", LINEAR_CASES, ids=[c[0] for c in LINEAR_CASES])
 def test_linear_bit_exact_with_saturation(layout, bits, built, built_no_dsp, built_wide):
-    """Every layout's kernel on shapes with a padded last block of rows (and
-    for "col8" columns past the last group of 8), with shifts that take the
-    fast requantization (33..63, j = 1 and 31 included) and the 64-bit one
-    (a left shift (negative) drives outputs into 31-bit saturation)."""
+    """Every layout's kernel on tests.helpers.linear_cases: both
+    requantizations, saturation, padded blocks."""
     v = next(k for k in built if k[2] == bits)
     c = {"col8": built_no_dsp, "wide": built_wide}[layout][v] if layout in ("col8", "wide") else built[v][2]
     assert c.layout == layout
-    rng = np.random.default_rng(bits)
-    qmax = (1 << (bits - 1)) - 1
-    shapes = [(24, 40), (13, 48), (5, 8), (6, 32)] + ([(11, 45), (9, 3)] if layout not in ("pairs", "wide") else [])
-    fast = slow = 0
-    for rows, cols in shapes:
-        # (shift, bias range): fast for 33, 40 and 63 (bias -1: offset -2^30), 64-bit for the others
-        for shift, lo, hi in ((20, -2**20, 2**20), (-8, -2**20, 2**20), (33, -2**20, 2**20), (40, -2**20, 2**20),
-                              (63, -1, 0), (40, -2**25, 2**25)):
-            lin = QLinear(rng.integers(-qmax, qmax + 1, (rows, cols)), rng.integers(1 << 14, 1 << 31, rows),
-                          np.full(rows, shift), rng.integers(lo, hi, rows))
-            if layout != "rows":
-                fast, slow = fast + (requant_offsets(lin) is not None), slow + (requant_offsets(lin) is None)
-            for x in (rng.integers(-32768, 32768, cols), np.where(rng.random(cols) < 0.5, 32767, -32768)):
-                want = lin(x[None])[0]
-                np.testing.assert_array_equal(c.linear(lin, x), want, err_msg=f"{rows}x{cols} shift {shift}")
-                if shift == -8:  # saturated to 31 bits
-                    assert (want == 2**30 - 1).any() or (want == -2**30).any()
-    assert layout == "rows" or fast == slow == 3 * len(shapes)  # both requantizations ran
+    fast = slow = saturated = 0
+    for label, lin, x in linear_cases(layout, bits):
+        if layout != "rows":
+            fast, slow = fast + (requant_offsets(lin) is not None), slow + (requant_offsets(lin) is None)
+        want = lin(x[None])[0]
+        np.testing.assert_array_equal(c.linear(lin, x), want, err_msg=label)
+        saturated += bool((want == 2**30 - 1).any() or (want == -2**30).any())
+    assert layout == "rows" or fast == slow  # both requantizations ran
+    assert saturated
 
 
 def test_weight_layouts():

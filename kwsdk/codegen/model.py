@@ -115,13 +115,17 @@ def linear_arrays(q: QLinear, layout: str) -> dict[str, np.ndarray | None]:
     order (None: NULL). With requant offsets (packed layouts whose rows all
     allow them) the multipliers and offsets are interleaved in mult_offset
     (the kernel loads them together), mult and bias are NULL and shift holds
-    shift - 32; otherwise mult_offset is NULL."""
+    shift - 32; "wide" interleaves that too, as a third int32 per row (one
+    LDM loads a row's three), and shift is NULL. Otherwise mult_offset is
+    NULL."""
     offset = requant_offsets(q) if layout != "rows" else None
     fast = offset is not None
+    shift = np.asarray(q.shift, np.int64) - (32 if fast else 0)
     arrays = {"w": pack_weights(q.w, layout), "mult": None if fast else q.mult,
-              "shift": np.asarray(q.shift, np.int64) - (32 if fast else 0), "bias": None if fast else q.bias}
+              "shift": None if fast and layout == "wide" else shift, "bias": None if fast else q.bias}
     if layout != "rows":
-        arrays["mult_offset"] = np.stack([q.mult, offset], 1) if fast else None
+        per_row = [q.mult, offset] + ([shift] if layout == "wide" else [])
+        arrays["mult_offset"] = np.stack(per_row, 1) if fast else None
     return arrays
 
 
