@@ -326,7 +326,8 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--cell", choices=["gru", "lstm"])
     t.add_argument("--hidden", type=int, help="recurrent units per layer")
     t.add_argument("--layers", type=int, choices=[1, 2, 3])
-    t.add_argument("--threads", type=int, help="torch threads (default: all cores)")
+    t.add_argument("--threads", type=int, help="torch threads (default: all cores but one, which makes the "
+                   "next batches meanwhile)")
     t.add_argument("--teacher", help="trained run folder to distill from (same features and keywords): the model "
                                      "also learns its per-frame posteriors (see train.distill_weight, "
                                      "train.distill_temperature)")

@@ -178,7 +178,8 @@ class TrainConfig:
     # of a stream are silence, and they are the easy ones.
     silence_weight: float = 0.3
     seed: int = 0
-    threads: int = 0  # 0: torch default
+    # Torch threads per process; 0: the cores but one (which makes the batches).
+    threads: int = 0
     # After training: pick the detection threshold on a validation stream.
     calibrate_minutes: float = 20.0
     target_fa_per_hour: float = 1.0

@@ -18,12 +18,16 @@ equals an uninterrupted one. Runs unchanged under
 
 from __future__ import annotations
 
+import contextlib
 import copy
+import functools
 import dataclasses
 import io
 import json
 import os
+import queue
 import sys
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -205,6 +209,48 @@ def update_ema(ema: KWSModel, model: KWSModel, decay: float) -> None:
         e.lerp_(p, 1.0 - decay)
 
 
+def auto_threads(world: int = 1) -> int:
+    """Torch threads per process when train.threads is 0: the cores left
+    after one core per process for its batch thread (measured on 2 cores: a
+    2 x 128 GRU step takes the same time on 1 thread as on 2, and one torch
+    thread plus the batch thread makes training 18% faster than 2 threads
+    making batches in turn with the steps)."""
+    cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
+    return max(1, cores // max(1, world) - 1)
+
+
+def prefetch(make, n: int, depth: int = 2):
+    """Yields make() n times, each made on a background thread while the
+    caller works on the previous ones (numpy and torch release the GIL).
+    One thread calls make() in order, so the results equal n calls in a
+    row; its exception is raised here."""
+    q: queue.Queue = queue.Queue(depth)
+    stop = threading.Event()
+
+    def work():
+        try:
+            for _ in range(n):
+                if stop.is_set():
+                    return
+                q.put((True, make()))
+        except BaseException as e:  # noqa: BLE001 - raised in the consumer
+            q.put((False, e))
+
+    thread = threading.Thread(target=work, daemon=True)
+    thread.start()
+    try:
+        for _ in range(n):
+            ok, item = q.get()
+            if not ok:
+                raise item
+            yield item
+    finally:  # also when the consumer stops early: unblock the thread and let it end
+        stop.set()
+        while thread.is_alive():
+            with contextlib.suppress(queue.Empty):
+                q.get(timeout=0.05)
+
+
 def compute_norm(model: KWSModel, builder: StreamBuilder, frontend: Frontend, cfg: RunConfig) -> None:
     rng = np.random.default_rng([cfg.train.seed, 0xC0FFEE])
     x = np.concatenate([builder.batch(rng, cfg.train.batch_size, frontend)[0] for _ in range(NORM_BATCHES)])
@@ -218,8 +264,7 @@ def train(data_dir: Path, out: Path, cfg: RunConfig, cache_dir: Path | None = No
     """Train (or resume) a run in `out`; returns the final metrics."""
     out = Path(out)
     dd = Distributed()
-    if cfg.train.threads > 0:
-        torch.set_num_threads(cfg.train.threads)
+    torch.set_num_threads(cfg.train.threads if cfg.train.threads > 0 else auto_threads(dd.world))
     progress = progress and dd.main
     ckpt_path = out / "checkpoint.pt"
     if (out / "metrics.json").exists():
@@ -280,10 +325,11 @@ def train(data_dir: Path, out: Path, cfg: RunConfig, cache_dir: Path | None = No
         torch.manual_seed(cfg.train.seed * 100_003 + epoch * 101 + dd.rank)
         net.train()
         losses = []
-        bar = tqdm(range(cfg.train.steps_per_epoch), desc=f"epoch {epoch + 1}/{cfg.train.epochs}",
+        batches = prefetch(functools.partial(prep.builder.batch, rng, cfg.train.batch_size, frontend),
+                           cfg.train.steps_per_epoch)
+        bar = tqdm(batches, total=cfg.train.steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.train.epochs}",
                    disable=not progress, leave=False, file=sys.stderr)
-        for _ in bar:
-            x, y = prep.builder.batch(rng, cfg.train.batch_size, frontend)
+        for x, y in bar:
             xt = torch.from_numpy(x)
             logits, _ = net(xt)
             loss = loss_fn(logits.reshape(-1, logits.shape[-1]), torch.from_numpy(y).reshape(-1))

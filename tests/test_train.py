@@ -4,6 +4,7 @@ import json
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
@@ -182,3 +183,44 @@ def test_distillation_from_a_teacher(tiny_run, tmp_path):
     p = kwsdk("train", "--data", SAMPLE, "--out", tmp_path / "ell", "--config", tiny_config(tmp_path, epochs=1),
               "--preset", "ell", "--teacher", tiny_run, "--quiet", "--cache-dir", tmp_path / "cache", check=False)
     assert p.returncode == 2 and "other features" in p.stderr and "Traceback" not in p.stderr
+
+
+def test_prefetch_equals_calls_in_a_row():
+    """The batch thread of kwsdk train: same items in the same order as calling
+    in turn (so runs stay reproducible), its error raised in the caller, and a
+    consumer that stops early does not leave the thread blocked."""
+    from kwsdk.train import prefetch
+
+    def draws(rng):
+        return lambda: rng.integers(0, 1000, 8)
+
+    make = draws(np.random.default_rng(3))
+    want = [make() for _ in range(20)]
+    got = list(prefetch(draws(np.random.default_rng(3)), 20))
+    for w, g in zip(want, got, strict=True):
+        np.testing.assert_array_equal(w, g)
+
+    calls = []
+
+    def failing():
+        calls.append(1)
+        if len(calls) == 3:
+            raise ValueError("bad batch")
+        return len(calls)
+
+    it = prefetch(failing, 10)
+    assert [next(it), next(it)] == [1, 2]
+    try:
+        next(it)
+    except ValueError as e:
+        assert str(e) == "bad batch"
+    else:
+        raise AssertionError("the thread's error was not raised")
+
+    before = threading.active_count()
+    it = prefetch(lambda: np.zeros(4), 1000, depth=2)
+    next(it)
+    t0 = time.time()
+    it.close()  # joins the thread
+    assert time.time() - t0 < 5
+    assert threading.active_count() == before
