@@ -144,8 +144,8 @@ def main() -> None:
                               f"({res['utterances_per_sequence']:.2f} per sequence)"],
         ["audio s/s", f"{res['audio_seconds_per_s']:.1f}"],
         ["without the batch thread: sequences/s", f"{res['serial_sequences_per_s']:.2f}"],
-        ["  batch creation", f"{batch_s:.2f} s ({100 * batch_s / total:.0f}%)"],
-        ["  forward/backward", f"{step_s:.2f} s ({100 * step_s / total:.0f}%)"],
+        ["without: batch creation", f"{batch_s:.2f} s ({100 * batch_s / total:.0f}%)"],
+        ["without: forward/backward", f"{step_s:.2f} s ({100 * step_s / total:.0f}%)"],
         ["speed-up of the batch thread", f"{res['prefetch_speedup']:.2f}x"],
     ])
 
