@@ -81,15 +81,16 @@ def make_quant(cell: str, layers: int, bits: int, feats: np.ndarray, hidden: int
 def linear_cases(layout: str, bits: int):
     """(label, QLinear, x) for a matrix kernel in `layout`: shapes with a
     padded last block of rows, every count of columns before the DSP cores'
-    32-column passes (and for "col8" columns past the last group of 8), with
-    shifts that take the fast requantization (33..63, j = 1 and 31 included)
-    and the 64-bit one (a left shift (negative) drives outputs into 31-bit
-    saturation), on random and full-scale inputs."""
+    32-column passes, several 32-column passes with and without those (and
+    for "col8" columns past the last group of 8), with shifts that take the
+    fast requantization (33..63, j = 1 and 31 included) and the 64-bit one (a
+    left shift (negative) drives outputs into 31-bit saturation), on random
+    and full-scale inputs."""
     from kwsdk.qmodel.linear import QLinear
 
     rng = np.random.default_rng(bits)
     qmax = (1 << (bits - 1)) - 1
-    shapes = [(24, 40), (13, 48), (5, 8), (6, 32), (7, 88)] + ([(11, 45), (9, 3)] if layout not in ("pairs", "wide") else [])
+    shapes = [(24, 40), (13, 48), (5, 8), (6, 32), (7, 88), (4, 64), (5, 128)] + ([(11, 45), (9, 3)] if layout not in ("pairs", "wide") else [])
     for rows, cols in shapes:
         # (shift, bias range): fast for 33, 40 and 63 (bias -1: offset -2^30), 64-bit for the others
         for shift, lo, hi in ((20, -2**20, 2**20), (-8, -2**20, 2**20), (33, -2**20, 2**20), (40, -2**20, 2**20),

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import numpy as np
+import pytest
 import torch
 
 from kwsdk.config import RunConfig
@@ -187,16 +188,18 @@ def test_distillation_from_a_teacher(tiny_run, tmp_path):
 
 def test_prefetch_equals_calls_in_a_row():
     """The batch thread of kwsdk train: same items in the same order as calling
-    in turn (so runs stay reproducible), its error raised in the caller, and a
-    consumer that stops early does not leave the thread blocked."""
+    in turn (so runs stay reproducible), its error raised in the caller, and
+    the thread ends when the caller leaves early or raises."""
     from kwsdk.train import prefetch
 
-    def draws(rng):
+    def draws(seed):
+        rng = np.random.default_rng(seed)
         return lambda: rng.integers(0, 1000, 8)
 
-    make = draws(np.random.default_rng(3))
+    make = draws(3)
     want = [make() for _ in range(20)]
-    got = list(prefetch(draws(np.random.default_rng(3)), 20))
+    with prefetch(draws(3), 20) as it:
+        got = list(it)
     for w, g in zip(want, got, strict=True):
         np.testing.assert_array_equal(w, g)
 
@@ -208,19 +211,17 @@ def test_prefetch_equals_calls_in_a_row():
             raise ValueError("bad batch")
         return len(calls)
 
-    it = prefetch(failing, 10)
-    assert [next(it), next(it)] == [1, 2]
-    try:
-        next(it)
-    except ValueError as e:
-        assert str(e) == "bad batch"
-    else:
-        raise AssertionError("the thread's error was not raised")
+    with prefetch(failing, 10) as it:
+        assert [next(it), next(it)] == [1, 2]
+        with pytest.raises(ValueError, match="bad batch"):
+            next(it)
 
     before = threading.active_count()
-    it = prefetch(lambda: np.zeros(4), 1000, depth=2)
-    next(it)
-    t0 = time.time()
-    it.close()  # joins the thread
-    assert time.time() - t0 < 5
+    with pytest.raises(RuntimeError, match="step failed"):
+        with prefetch(lambda: np.zeros(4), 1000, depth=2) as it:
+            next(it)
+            raise RuntimeError("step failed")
+    assert threading.active_count() == before
+    with prefetch(lambda: np.zeros(4), 1000, depth=2) as it:
+        next(it)  # leaves after one of 1000
     assert threading.active_count() == before
