@@ -1,16 +1,16 @@
 """Training throughput of a kwsdk model on synthetic streams.
 
 Builds the training StreamBuilder with kwsdk.train.prepare_data, exactly as
-`kwsdk train` does, runs --steps optimizer steps (after 2 warm-up steps) of
-the same loss and update as kwsdk.train.train, and reports sequences/s,
-utterances/s, seconds of audio per second, and how the time splits between
-making batches (stream synthesis, features, augmentation) and
-forward/backward/update. Then it runs the same steps as `kwsdk train` runs
-them, with the next batches made on a background thread
-(kwsdk.train.prefetch) and kwsdk train's torch threads (auto_threads), and
-prints the speed-up of kwsdk train's way over making the batches in turn
-with the steps on torch's default threads. Both are timed over all steps,
-warm-up included, from an empty queue.
+`kwsdk train` does, and runs --steps optimizer steps of the same loss and
+update as kwsdk.train.train, after 2 warm-up steps, two ways, each in a
+fresh process (a torch thread pool once started changes the other way's
+time). As `kwsdk train` runs them: the next batches made on a background
+thread (kwsdk.train.prefetch, timed from an empty queue) and kwsdk train's
+torch threads (auto_threads); this gives sequences/s, utterances/s and
+seconds of audio per second. And with the batches made in turn with the
+steps on torch's default threads, which splits the time between making
+batches (stream synthesis, features, augmentation) and
+forward/backward/update. It prints the speed-up of the first way.
 
     .venv/bin/python benchmarks/bench_train.py [--data DIR] [--config FILE] [--steps N] [--json]
 """
@@ -19,6 +19,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import subprocess
+import sys
 import time
 from pathlib import Path
 
@@ -34,23 +36,11 @@ from kwsdk.fileio import default_cache_dir
 from kwsdk.train import auto_threads, build_model, make_optimizer, prefetch, prepare_data
 
 WARMUP = 2
+WAYS = ("train", "serial")
 
 
-def main() -> None:
-    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] + " " + __doc__.split("\n\n")[1])
-    p.add_argument("--data", type=Path, default=default_data(),
-                   help="Speech Commands-layout folder (default: ../shared/data/speech_commands_dev, "
-                        "else the sample shipped in kwsdk/sample_data)")
-    p.add_argument("--config", help="JSON file with any subset of the run config (default: RunConfig())")
-    p.add_argument("--steps", type=int, default=20, help="timed optimizer steps (default 20)")
-    p.add_argument("--threads", type=int, help="torch threads (default: the config's train.threads; 0 means "
-                                               "torch's default without the batch thread and kwsdk train's "
-                                               "auto_threads with it)")
-    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
-    args = p.parse_args()
-    if args.steps < 1:
-        p.error("--steps must be at least 1")
-
+def measure(args, p: argparse.ArgumentParser) -> dict:
+    """One way (args.way) of running the steps, in this process."""
     try:
         cfg = RunConfig.load(args.config) if args.config else RunConfig()
         # Decoded audio is cached where `kwsdk train` caches it, so reruns skip decoding.
@@ -60,6 +50,8 @@ def main() -> None:
     threads = cfg.train.threads if args.threads is None else args.threads
     if threads > 0:
         torch.set_num_threads(threads)
+    elif args.way == "train":
+        torch.set_num_threads(auto_threads())
 
     t = cfg.train
     frontend = make_frontend(cfg.features)
@@ -83,6 +75,10 @@ def main() -> None:
         return audio, placed
 
     prep.builder.sequence = counting_sequence
+    rng = np.random.default_rng([t.seed, 0])
+
+    def make():
+        return prep.builder.batch(rng, t.batch_size, frontend)
 
     def step(x, y):
         logits, _ = model(torch.from_numpy(x))
@@ -94,65 +90,94 @@ def main() -> None:
         opt.step()
         loss.item()  # synchronise, as train() does when it logs the loss
 
-    rng = np.random.default_rng([t.seed, 0])
+    for _ in range(WARMUP):
+        step(*make())
+    placed_counts.clear()
     batch_s = step_s = 0.0
     start = time.perf_counter()
-    for i in range(WARMUP + args.steps):
-        if i == WARMUP:
-            placed_counts.clear()
-            batch_s = step_s = 0.0
-        t0 = time.perf_counter()
-        batch = prep.builder.batch(rng, t.batch_size, frontend)
-        t1 = time.perf_counter()
-        step(*batch)
-        batch_s += t1 - t0
-        step_s += time.perf_counter() - t1
-    serial_all = time.perf_counter() - start
-    total = batch_s + step_s
-    serial_threads = torch.get_num_threads()
-    utterances = list(placed_counts)
-
-    # As kwsdk train runs: batches made on a thread, its torch threads.
-    torch.set_num_threads(threads if threads > 0 else auto_threads())
-    start = time.perf_counter()
-    with prefetch(lambda: prep.builder.batch(rng, t.batch_size, frontend), WARMUP + args.steps) as batches:
-        for batch in batches:
+    if args.way == "train":
+        with prefetch(make, args.steps) as batches:
+            for batch in batches:
+                step(*batch)
+    else:
+        for _ in range(args.steps):
+            t0 = time.perf_counter()
+            batch = make()
+            t1 = time.perf_counter()
             step(*batch)
-    prefetched = time.perf_counter() - start
+            batch_s += t1 - t0
+            step_s += time.perf_counter() - t1
+    total = time.perf_counter() - start
     seqs = args.steps * t.batch_size
-    all_seqs = (WARMUP + args.steps) * t.batch_size
-    res = {
-        "data": str(args.data), "steps": args.steps, "batch_size": t.batch_size,
+    return {
+        "way": args.way, "data": str(args.data), "steps": args.steps, "batch_size": t.batch_size,
         "sequence_seconds": cfg.stream.seconds, "torch_threads": torch.get_num_threads(),
         "model": f"{cfg.model.layers} x {cfg.model.hidden} {cfg.model.cell.upper()}",
         "params": model.n_params(),
-        # As kwsdk train runs (batches prefetched):
-        "sequences_per_s": all_seqs / prefetched,
-        "utterances_per_sequence": float(np.mean(utterances)),
-        "utterances_per_s": all_seqs * float(np.mean(utterances)) / prefetched,
-        "audio_seconds_per_s": all_seqs * cfg.stream.seconds / prefetched,
-        "total_seconds": prefetched,
-        # Batches made in turn with the steps, which splits the time:
-        "serial_torch_threads": serial_threads, "serial_sequences_per_s": seqs / total,
-        "batch_seconds": batch_s, "step_seconds": step_s, "serial_total_seconds": total,
-        "prefetch_speedup": serial_all / prefetched,
+        "sequences_per_s": seqs / total,
+        "utterances_per_sequence": float(np.mean(placed_counts)),
+        "utterances_per_s": sum(placed_counts) / total,
+        "audio_seconds_per_s": seqs * cfg.stream.seconds / total,
+        "total_seconds": total,
+        # Only made in turn with the steps can the time be split.
+        "batch_seconds": batch_s if args.way == "serial" else None,
+        "step_seconds": step_s if args.way == "serial" else None,
     }
-    if args.json:
-        print(json.dumps(res))
-        return
-    print(f"data: {args.data}; model {res['model']} ({res['params']:,} parameters); "
-          f"{args.steps} steps of {t.batch_size} x {cfg.stream.seconds:g} s after {WARMUP} warm-up; "
-          f"torch threads {res['torch_threads']} with the batch thread, {serial_threads} without")
-    print_table(["figure", "value"], [
-        ["sequences/s", f"{res['sequences_per_s']:.2f}"],
-        ["utterance clips/s", f"{res['utterances_per_s']:.1f} "
-                              f"({res['utterances_per_sequence']:.2f} per sequence)"],
-        ["audio s/s", f"{res['audio_seconds_per_s']:.1f}"],
-        ["without the batch thread: sequences/s", f"{res['serial_sequences_per_s']:.2f}"],
-        ["without: batch creation", f"{batch_s:.2f} s ({100 * batch_s / total:.0f}%)"],
-        ["without: forward/backward", f"{step_s:.2f} s ({100 * step_s / total:.0f}%)"],
-        ["speed-up of kwsdk train's way (thread + its torch threads)", f"{res['prefetch_speedup']:.2f}x"],
-    ])
+
+
+def main() -> None:
+    p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] + " " + __doc__.split("\n\n")[1])
+    p.add_argument("--data", type=Path, default=default_data(),
+                   help="Speech Commands-layout folder (default: ../shared/data/speech_commands_dev, "
+                        "else the sample shipped in kwsdk/sample_data)")
+    p.add_argument("--config", help="JSON file with any subset of the run config (default: RunConfig())")
+    p.add_argument("--steps", type=int, default=20, help="timed optimizer steps (default 20)")
+    p.add_argument("--threads", type=int, help="torch threads (default: the config's train.threads; 0 means "
+                                               "kwsdk train's auto_threads with the batch thread and torch's "
+                                               "default without)")
+    p.add_argument("--way", choices=WAYS, help="measure only this way, in this process (default: both, "
+                                               "each in its own process)")
+    p.add_argument("--json", action="store_true", help="print one JSON object instead of the table")
+    args = p.parse_args()
+    if args.steps < 1:
+        p.error("--steps must be at least 1")
+    if args.way:
+        res = measure(args, p)
+        if args.json:
+            print(json.dumps(res))
+            return
+        runs = {args.way: res}
+    else:
+        argv = [a for a in sys.argv[1:] if a != "--json"]
+        runs = {}
+        for way in WAYS:
+            out = subprocess.run([sys.executable, __file__, *argv, "--way", way, "--json"],
+                                 capture_output=True, text=True)
+            if out.returncode:
+                sys.exit(out.stderr.strip() or f"{way}: exit status {out.returncode}")
+            runs[way] = json.loads(out.stdout)
+        if args.json:
+            print(json.dumps({**runs, "speedup": runs["train"]["sequences_per_s"] / runs["serial"]["sequences_per_s"]}))
+            return
+    first = next(iter(runs.values()))
+    print(f"data: {args.data}; model {first['model']} ({first['params']:,} parameters); "
+          f"{args.steps} steps of {first['batch_size']} x {first['sequence_seconds']:g} s after {WARMUP} warm-up")
+    rows = []
+    for way, r in runs.items():
+        name = "as kwsdk train (batch thread)" if way == "train" else "batches in turn with the steps"
+        rows.append([f"{name}, {r['torch_threads']} torch threads: sequences/s", f"{r['sequences_per_s']:.2f}"])
+        rows.append(["  utterance clips/s", f"{r['utterances_per_s']:.1f} ({r['utterances_per_sequence']:.2f} "
+                                            "per sequence)"])
+        rows.append(["  audio s/s", f"{r['audio_seconds_per_s']:.1f}"])
+        if way == "serial":
+            rows.append(["  batch creation", f"{r['batch_seconds']:.2f} s "
+                                             f"({100 * r['batch_seconds'] / r['total_seconds']:.0f}%)"])
+            rows.append(["  forward/backward", f"{r['step_seconds']:.2f} s "
+                                               f"({100 * r['step_seconds'] / r['total_seconds']:.0f}%)"])
+    if len(runs) == 2:
+        rows.append(["speed-up of the batch thread (with its torch threads)",
+                     f"{runs['train']['sequences_per_s'] / runs['serial']['sequences_per_s']:.2f}x"])
+    print_table(["figure", "value"], rows)
 
 
 if __name__ == "__main__":
