@@ -22,13 +22,12 @@ import json
 import subprocess
 import sys
 import time
-from pathlib import Path
 
 import numpy as np
 import torch
 from torch import nn
 
-from _common import default_data, print_table
+from _common import add_data_arg, print_table
 from kwsdk.config import ConfigError, RunConfig
 from kwsdk.data import DataError
 from kwsdk.frontend import make_frontend
@@ -127,9 +126,7 @@ def measure(args, p: argparse.ArgumentParser) -> dict:
 
 def main() -> None:
     p = argparse.ArgumentParser(description=__doc__.split("\n\n")[0] + " " + __doc__.split("\n\n")[1])
-    p.add_argument("--data", type=Path, default=default_data(),
-                   help="Speech Commands-layout folder (default: ../shared/data/speech_commands_dev, "
-                        "else the sample shipped in kwsdk/sample_data)")
+    add_data_arg(p)
     p.add_argument("--config", help="JSON file with any subset of the run config (default: RunConfig())")
     p.add_argument("--steps", type=int, default=20, help="timed optimizer steps (default 20)")
     p.add_argument("--threads", type=int, help="torch threads (default: the config's train.threads; 0 means "

@@ -20,8 +20,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import functools
 import dataclasses
+import functools
 import io
 import json
 import os
