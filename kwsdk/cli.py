@@ -86,6 +86,9 @@ def cmd_eval(args) -> int:
                   f"other-word clips of the {r['split']} split")
             print(f"recall {r['recall']:.4f}  false accepts/hour {r['false_accepts_per_hour']:.2f}  "
                   f"(threshold {r['threshold']:g})")
+            causes = ", ".join(f"{n} {c.replace('_', ' ')}" for c, n in r["false_accepts_by_cause"].items())
+            pairs = ", ".join(f"{p} {n}" for p, n in list(r["wrong_keyword_pairs"].items())[:5])
+            print(f"false accepts heard on: {causes}" + (f" (spoken->detected: {pairs})" if pairs else ""))
             print(f"best recall at <= 2 false accepts/hour: {r['best_recall_at_2_fa_per_hour']:.4f}")
             print(f"curve: {r['curve_png']}")
     else:

@@ -110,7 +110,8 @@ def stream_curve(post, truth, cats, det: DetectorConfig, fps: float, sr: int, se
         d = dataclasses.replace(det, threshold=float(thr), thresholds={})
         r = score_events(detect(post, cats, d, fps), truth, cats, sr, seconds)
         curve.append({"threshold": float(thr), "recall": r["recall"],
-                      "false_accepts_per_hour": r["false_accepts_per_hour"]})
+                      "false_accepts_per_hour": r["false_accepts_per_hour"],
+                      "false_accepts_by_cause": r["false_accepts_by_cause"]})
     return curve
 
 

@@ -33,24 +33,40 @@ def score_events(events: list[Event], truth, categories: list[str], sample_rate:
     """Match events to spoken keywords: recall and false accepts per hour.
 
     Each spoken keyword can be hit once by an event of the same keyword
-    within [onset, offset + HIT_WINDOW_S]; every other event (wrong keyword,
-    unknown word, noise, a second event on one word) is a false accept.
+    within [onset, offset + HIT_WINDOW_S]; every other event is a false
+    accept. `false_accepts_by_cause` says what each was heard on, in this
+    order: a second event on a keyword already hit ("repeat"), another
+    keyword ("wrong_keyword", also counted per spoken -> detected pair in
+    `wrong_keyword_pairs`), a word that is no keyword ("unknown_word", when
+    `truth` lists them), or no utterance at all ("no_speech").
     """
     kw = set(keyword_indices(categories))
     spoken = [t for t in truth if t.label in kw]
     hit = [False] * len(spoken)
-    false = 0
+    causes = dict.fromkeys(("repeat", "wrong_keyword", "unknown_word", "no_speech"), 0)
+    pairs: dict[str, int] = {}
+
+    def heard(t, e) -> bool:
+        return t.onset / sample_rate <= e.time <= t.offset / sample_rate + HIT_WINDOW_S
+
     for e in events:
-        match = None
-        for i, t in enumerate(spoken):
-            if not hit[i] and t.label == e.keyword and \
-                    t.onset / sample_rate <= e.time <= t.offset / sample_rate + HIT_WINDOW_S:
-                match = i
-                break
-        if match is None:
-            false += 1
-        else:
+        match = next((i for i, t in enumerate(spoken) if not hit[i] and t.label == e.keyword and heard(t, e)), None)
+        if match is not None:
             hit[match] = True
+            continue
+        near = [t for t in truth if heard(t, e)]
+        wrong = [t for t in near if t.label in kw and t.label != e.keyword]
+        if any(t.label == e.keyword for t in near):
+            causes["repeat"] += 1
+        elif wrong:
+            causes["wrong_keyword"] += 1
+            pair = f"{categories[wrong[0].label]}->{categories[e.keyword]}"
+            pairs[pair] = pairs.get(pair, 0) + 1
+        elif near:
+            causes["unknown_word"] += 1
+        else:
+            causes["no_speech"] += 1
+    false = sum(causes.values())
     hours = seconds / 3600.0
     per_kw = {}
     for k in sorted(kw):
@@ -60,6 +76,8 @@ def score_events(events: list[Event], truth, categories: list[str], sample_rate:
         "recall": float(np.mean(hit)) if spoken else 0.0,
         "false_accepts": false,
         "false_accepts_per_hour": false / hours if hours else 0.0,
+        "false_accepts_by_cause": causes,
+        "wrong_keyword_pairs": dict(sorted(pairs.items(), key=lambda kv: (-kv[1], kv[0]))),
         "keywords_spoken": len(spoken),
         "hits": int(sum(hit)),
         "stream_hours": hours,

@@ -50,6 +50,9 @@ def test_eval_stream_json(tiny_run, tmp_path):
     res = json.loads(p.stdout)
     assert res["keywords_spoken"] > 5 and 0 <= res["recall"] <= 1
     assert res["false_accepts_per_hour"] >= 0 and len(res["curve"]) > 10
+    assert sum(res["false_accepts_by_cause"].values()) == res["false_accepts"]
+    assert all(sum(c["false_accepts_by_cause"].values()) == round(c["false_accepts_per_hour"] * res["stream_hours"])
+               for c in res["curve"])
     # The stream is built from every keyword and unknown-word clip of the split.
     counts = json.loads(kwsdk("eval", "--run", tiny_run, "--data", SAMPLE, "--split", "test", "--json", "--quiet",
                               "--cache-dir", tmp_path).stdout)["counts"]
