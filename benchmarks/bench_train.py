@@ -1,8 +1,8 @@
 """Training throughput of a kwsdk model on synthetic streams.
 
 Builds the training StreamBuilder with kwsdk.train.prepare_data, exactly as
-`kwsdk train` does, and runs --steps optimizer steps of the same loss and
-update as kwsdk.train.train, after 2 warm-up steps, two ways, each in a
+`kwsdk train` does, and runs --steps of kwsdk train's own optimizer step
+(kwsdk.train.train_step), after 2 warm-up steps, two ways, each in a
 fresh process (a torch thread pool once started changes the other way's
 time). As `kwsdk train` runs them: the next batches made on a background
 thread (kwsdk.train.prefetch, timed from an empty queue) and kwsdk train's
@@ -25,14 +25,13 @@ import time
 
 import numpy as np
 import torch
-from torch import nn
 
 from _common import add_data_arg, print_table
 from kwsdk.config import ConfigError, RunConfig
 from kwsdk.data import DataError
 from kwsdk.frontend import make_frontend
 from kwsdk.fileio import default_cache_dir
-from kwsdk.train import auto_threads, build_model, make_optimizer, prefetch, prepare_data
+from kwsdk.train import auto_threads, build_model, make_loss, make_optimizer, prefetch, prepare_data, train_step
 
 WARMUP = 2
 WAYS = ("train", "serial")
@@ -59,9 +58,7 @@ def measure(args, p: argparse.ArgumentParser) -> dict:
     model = build_model(cfg, len(prep.categories))
     model.train()
     opt = make_optimizer(model, cfg)
-    weight = torch.ones(len(prep.categories))
-    weight[prep.categories.index("_silence_")] = t.silence_weight
-    loss_fn = nn.CrossEntropyLoss(weight=weight, ignore_index=-100, label_smoothing=t.label_smoothing)
+    loss_fn = make_loss(cfg, prep.categories)
 
     # Count the utterances (keyword and unknown words) in every sequence the
     # builder makes, without changing the batches.
@@ -80,14 +77,7 @@ def measure(args, p: argparse.ArgumentParser) -> dict:
         return prep.builder.batch(rng, t.batch_size, frontend)
 
     def step(x, y):
-        logits, _ = model(torch.from_numpy(x))
-        loss = loss_fn(logits.reshape(-1, logits.shape[-1]), torch.from_numpy(y).reshape(-1))
-        opt.zero_grad()
-        loss.backward()
-        if t.grad_clip > 0:
-            nn.utils.clip_grad_norm_(model.parameters(), t.grad_clip)
-        opt.step()
-        loss.item()  # synchronise, as train() does when it logs the loss
+        train_step(model, model, opt, loss_fn, x, y, cfg)
 
     for _ in range(WARMUP):
         step(*make())

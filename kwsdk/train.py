@@ -203,6 +203,34 @@ def distill_loss(student: torch.Tensor, teacher: torch.Tensor, temperature: floa
     return nn.functional.kl_div(log_p, q, reduction="batchmean") * temperature ** 2
 
 
+def make_loss(cfg: RunConfig, categories: list[str]) -> nn.Module:
+    """Per-frame cross entropy: silence frames weigh less, ignored frames not at all."""
+    weight = torch.ones(len(categories))
+    weight[categories.index("_silence_")] = cfg.train.silence_weight
+    return nn.CrossEntropyLoss(weight=weight, ignore_index=-100, label_smoothing=cfg.train.label_smoothing)
+
+
+def train_step(net: nn.Module, model: KWSModel, opt, loss_fn: nn.Module, x: np.ndarray, y: np.ndarray,
+               cfg: RunConfig, teacher: KWSModel | None = None) -> float:
+    """One optimizer step on a batch of sequences; returns the loss.
+
+    `net` runs the batch (the model or its DistributedDataParallel wrapper);
+    the gradient of `model`'s parameters is clipped.
+    """
+    xt = torch.from_numpy(x)
+    logits, _ = net(xt)
+    loss = loss_fn(logits.reshape(-1, logits.shape[-1]), torch.from_numpy(y).reshape(-1))
+    if teacher is not None:
+        loss = (1 - cfg.train.distill_weight) * loss + cfg.train.distill_weight * \
+            distill_loss(logits, teacher(xt)[0], cfg.train.distill_temperature)
+    opt.zero_grad()
+    loss.backward()
+    if cfg.train.grad_clip > 0:
+        nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
+    opt.step()
+    return loss.item()
+
+
 @torch.no_grad()
 def update_ema(ema: KWSModel, model: KWSModel, decay: float) -> None:
     for e, p in zip(ema.parameters(), model.parameters()):
@@ -324,9 +352,7 @@ def train(data_dir: Path, out: Path, cfg: RunConfig, cache_dir: Path | None = No
                 f"({', '.join(f'{c} {n}' for c, n in e.counts()['train'].items() if n)}); skipped {len(e.skipped)}")
     net = nn.parallel.DistributedDataParallel(model) if dd.world > 1 else model
     val_feats = clip_features(val_clips, cfg, cache_dir) if dd.main and val_clips else None
-    weight = torch.ones(len(cats))
-    weight[cats.index("_silence_")] = cfg.train.silence_weight
-    loss_fn = nn.CrossEntropyLoss(weight=weight, ignore_index=-100, label_smoothing=cfg.train.label_smoothing)
+    loss_fn = make_loss(cfg, cats)
     # Training time accumulates across resumes (history holds the elapsed seconds so far).
     t_start = time.time() - (history[-1]["seconds"] if history else 0.0)
     for epoch in range(start_epoch, cfg.train.epochs):
@@ -339,20 +365,9 @@ def train(data_dir: Path, out: Path, cfg: RunConfig, cache_dir: Path | None = No
             bar = tqdm(batches, total=cfg.train.steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.train.epochs}",
                        disable=not progress, leave=False, file=sys.stderr)
             for x, y in bar:
-                xt = torch.from_numpy(x)
-                logits, _ = net(xt)
-                loss = loss_fn(logits.reshape(-1, logits.shape[-1]), torch.from_numpy(y).reshape(-1))
-                if teacher is not None:
-                    loss = (1 - cfg.train.distill_weight) * loss + cfg.train.distill_weight * \
-                        distill_loss(logits, teacher(xt)[0], cfg.train.distill_temperature)
-                opt.zero_grad()
-                loss.backward()
-                if cfg.train.grad_clip > 0:
-                    nn.utils.clip_grad_norm_(model.parameters(), cfg.train.grad_clip)
-                opt.step()
+                losses.append(train_step(net, model, opt, loss_fn, x, y, cfg, teacher))
                 update_ema(ema, model, cfg.train.ema_decay)
                 sched.step()
-                losses.append(loss.item())
                 bar.set_postfix(loss=f"{np.mean(losses[-20:]):.3f}")
         entry = {"epoch": epoch + 1, "loss": float(np.mean(losses)), "lr": sched.get_last_lr()[0],
                  "seconds": time.time() - t_start}
