@@ -307,8 +307,8 @@ def train(data_dir: Path, out: Path, cfg: RunConfig, cache_dir: Path | None = No
     if (out / "metrics.json").exists():
         raise ConfigError(f"{out}: already holds a finished run; choose another --out")
     if ckpt_path.exists():
-        saved = json.loads((out / "config.json").read_text())
-        if saved != cfg.to_dict():
+        # Resolved, so that a field added since the run began (at its default) does not count as a change.
+        if RunConfig.load(out / "config.json").to_dict() != cfg.to_dict():
             raise ConfigError(f"{out}: holds an unfinished run with a different config; "
                               f"re-run with its config ({out / 'config.json'}) or another --out")
     prep = prepare_data(data_dir, cfg, cache_dir, progress)

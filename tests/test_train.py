@@ -113,6 +113,16 @@ def test_resume_after_kill_equals_uninterrupted(tiny_run, tmp_path):
     proc.send_signal(signal.SIGKILL)
     proc.wait()
     assert (run / "checkpoint.pt").exists() and not (run / "metrics.json").exists()
+    # Another config is refused; a saved config without a field that a later
+    # kwsdk added (at its default) is the same config.
+    changed = json.loads(Path(cfg).read_text())
+    changed["train"]["seed"] = 5
+    (tmp_path / "changed.json").write_text(json.dumps(changed))
+    other = kwsdk("train", "--out", run, *common[:2], "--config", tmp_path / "changed.json", *common[4:], check=False)
+    assert other.returncode == 2 and "different config" in other.stderr
+    saved = json.loads((run / "config.json").read_text())
+    del saved["stream"]["digital_silence_prob"]
+    (run / "config.json").write_text(json.dumps(saved))
     p = kwsdk("train", "--out", run, *common)
     assert "resuming" in p.stderr
     a = torch.load(tmp_path / "straight" / "model.pt", weights_only=False)["state_dict"]
