@@ -72,18 +72,34 @@ def cmd_train(args) -> int:
     return 0
 
 
+def snr_range(text: str) -> tuple[float, ...]:
+    """'LO:HI' in dB -> (LO, HI); 'none' -> () (no background noise)."""
+    if text.strip().lower() == "none":
+        return ()
+    try:
+        lo, hi = (float(v) for v in text.split(":"))
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected LO:HI in dB (e.g. 5:20) or 'none', got {text!r}") from None
+    if not lo <= hi:
+        raise argparse.ArgumentTypeError(f"SNR range {text!r}: LO must not exceed HI")
+    return lo, hi
+
+
 def cmd_eval(args) -> int:
     from kwsdk import evaluate
 
     if args.stream:
         res = evaluate.eval_stream_run(Path(args.run), Path(args.data), args.split, args.minutes, args.seed,
-                                       args.threshold, _cache(args), not args.quiet, args.frontend)
+                                       args.threshold, _cache(args), not args.quiet, args.frontend,
+                                       # not given: the standard stream; 'none' (an empty range): no noise
+                                       evaluate.EVAL_SNR_DB if args.snr is None else args.snr or None)
 
         def summary(r):
             d = r["distinct_clips"]
             print(f"stream: {r['stream_hours'] * 60:.1f} min, {r['keywords_spoken']} keywords and "
                   f"{r['unknown_spoken']} other words spoken, from {d['keyword']} keyword and {d['unknown']} "
-                  f"other-word clips of the {r['split']} split")
+                  f"other-word clips of the {r['split']} split, "
+                  + (f"over noise at {r['snr_db'][0]:g}-{r['snr_db'][1]:g} dB SNR" if r["snr_db"] else "no noise"))
             print(f"recall {r['recall']:.4f}  false accepts/hour {r['false_accepts_per_hour']:.2f}  "
                   f"(threshold {r['threshold']:g})")
             causes = ", ".join(f"{n} {c.replace('_', ' ')}" for c, n in r["false_accepts_by_cause"].items())
@@ -349,6 +365,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--minutes", type=float, default=60.0, help="stream length (default 60)")
     e.add_argument("--threshold", type=float, help="override the run's calibrated detection threshold")
     e.add_argument("--seed", type=int, default=0, help="stream construction seed")
+    e.add_argument("--snr", type=snr_range, metavar="LO:HI",
+                   help="stream: background noise SNR range in dB, drawn per 30 s (default 5:20); "
+                        "'none' for no background noise")
     e.add_argument("--frontend", choices=["float", "integer"],
                    help="feed the model these features instead of the run's own (e.g. 'integer' to "
                         "measure what the device's fixed-point frontend costs a float-trained model)")

@@ -19,11 +19,12 @@ from kwsdk.streams import StreamBuilder, eval_stream, noise_segments, prepare
 from kwsdk.train import clip_features, evaluate_clips, load_model
 
 # The evaluation stream: utterances 0.5-3 s apart, always over background
-# noise (held-out part of each noise file) at 5-20 dB SNR, levels -20..0 dB,
-# clips at their natural speed.
+# noise (held-out part of each noise file) at 5-20 dB SNR unless told
+# otherwise (`eval --stream --snr`), levels -20..0 dB, clips at their natural speed.
 EVAL_STREAM = StreamConfig(gap_min=0.5, gap_max=3.0, p_keyword=0.5, p_unknown=0.25, digital_silence_prob=0.0)
 EVAL_AUGMENT = AugmentConfig(noise_prob=1.0, snr_db_min=5.0, snr_db_max=20.0, gain_db_min=-20.0, gain_db_max=0.0,
                              speed_min=1.0, speed_max=1.0)
+EVAL_SNR_DB = (EVAL_AUGMENT.snr_db_min, EVAL_AUGMENT.snr_db_max)
 # Thresholds swept for the stream curve and calibration: finer near 1, where
 # a confident model's low-false-accept operating points lie.
 SWEEP = np.concatenate([np.round(np.arange(0.30, 0.985, 0.01), 2), [0.99, 0.993, 0.995, 0.997, 0.998, 0.999]])
@@ -115,14 +116,19 @@ def stream_curve(post, truth, cats, det: DetectorConfig, fps: float, sr: int, se
     return curve
 
 
-def stream_builder(cfg: RunConfig, cats, clips, noise) -> StreamBuilder:
-    """Builds the evaluation stream from a split's clips and the held-out noise."""
+def stream_builder(cfg: RunConfig, cats, clips, noise, snr_db: tuple[float, float] | None = EVAL_SNR_DB) -> StreamBuilder:
+    """Builds the evaluation stream from a split's clips and the held-out noise,
+    at an SNR drawn per 30 s chunk from the range snr_db (None: no background noise)."""
+    aug = dataclasses.replace(EVAL_AUGMENT, noise_prob=0.0) if snr_db is None else \
+        dataclasses.replace(EVAL_AUGMENT, snr_db_min=snr_db[0], snr_db_max=snr_db[1])
     return StreamBuilder(prepare(clips, cats, cfg.features.sample_rate), noise_segments(noise, "eval"),
-                         cats, cfg.features, EVAL_STREAM, EVAL_AUGMENT)
+                         cats, cfg.features, EVAL_STREAM, aug)
 
 
-def build_stream(cfg: RunConfig, cats, clips, noise, minutes: float, seed: int):
-    return eval_stream(stream_builder(cfg, cats, clips, noise), make_frontend(cfg.features), minutes * 60.0, seed)
+def build_stream(cfg: RunConfig, cats, clips, noise, minutes: float, seed: int,
+                 snr_db: tuple[float, float] | None = EVAL_SNR_DB):
+    return eval_stream(stream_builder(cfg, cats, clips, noise, snr_db), make_frontend(cfg.features),
+                       minutes * 60.0, seed)
 
 
 def calibrate(run_dir: Path, model: KWSModel, cfg: RunConfig, cats, clips, noise, minutes: float,
@@ -144,9 +150,9 @@ def calibrate(run_dir: Path, model: KWSModel, cfg: RunConfig, cats, clips, noise
 
 def eval_stream_run(run_dir: Path, data_dir: Path, split: str, minutes: float, seed: int,
                     threshold: float | None, cache_dir: Path | None, progress: bool,
-                    frontend: str | None = None) -> dict:
+                    frontend: str | None = None, snr_db: tuple[float, float] | None = EVAL_SNR_DB) -> dict:
     cfg, cats, model, ds, clips = load_run_and_split(run_dir, data_dir, split, cache_dir, progress, frontend)
-    es = build_stream(cfg, cats, clips, ds.noise, minutes, seed)
+    es = build_stream(cfg, cats, clips, ds.noise, minutes, seed, snr_db)
     post = stream_posteriors(model, es.features)
     det = detector_config(run_dir, cfg)
     if threshold is not None:
@@ -155,7 +161,8 @@ def eval_stream_run(run_dir: Path, data_dir: Path, split: str, minutes: float, s
     res = score_events(detect(post, cats, det, fps), es.truth, cats, sr, es.seconds)
     curve = stream_curve(post, es.truth, cats, det, fps, sr, es.seconds)
     unknown = cats.index(UNKNOWN)
-    res.update(split=split, frontend=cfg.features.frontend, threshold=det.threshold, smooth_frames=det.smooth_frames,
+    res.update(split=split, frontend=cfg.features.frontend, snr_db=list(snr_db) if snr_db else None,
+               threshold=det.threshold, smooth_frames=det.smooth_frames,
                refractory_s=det.refractory_s, curve=curve,
                # The stream repeats the split's clips: at low false-accept rates a
                # few confusable unknown-word clips, each recurring, decide the figure.
@@ -177,7 +184,8 @@ def save_curve_png(curve: list[dict], res: dict, path: Path) -> None:
     ax.set_xscale("symlog", linthresh=1.0)
     ax.set_xlabel("false accepts per hour")
     ax.set_ylabel("keyword recall")
-    ax.set_title(f"{res['stream_hours'] * 60:.0f} min stream, {res['keywords_spoken']} keywords")
+    noise = f"{res['snr_db'][0]:g}-{res['snr_db'][1]:g} dB SNR" if res["snr_db"] else "no noise"
+    ax.set_title(f"{res['stream_hours'] * 60:.0f} min stream, {res['keywords_spoken']} keywords, {noise}")
     ax.grid(True, alpha=0.3)
     ax.legend()
     fig.tight_layout()

@@ -59,6 +59,30 @@ def test_eval_stream_json(tiny_run, tmp_path):
     assert res["distinct_clips"] == {"keyword": sum(n for c, n in counts.items() if not c.startswith("_")),
                                      "unknown": counts["_unknown_"]}
     assert 0 < res["unknown_spoken"] < res["keywords_spoken"]
+    assert res["snr_db"] == [5.0, 20.0]
+    quiet = json.loads(kwsdk("eval", "--run", tiny_run, "--data", SAMPLE, "--stream", "--minutes", "1", "--snr", "none",
+                             "--json", "--quiet", "--cache-dir", tmp_path).stdout)
+    assert quiet["snr_db"] is None and quiet["keywords_spoken"] > 5
+    bad = kwsdk("eval", "--run", tiny_run, "--data", SAMPLE, "--stream", "--snr", "20:5", check=False)
+    assert bad.returncode == 2 and "LO must not exceed HI" in bad.stderr
+
+
+def test_stream_snr_range(tmp_path):
+    from kwsdk.data import load_dataset
+    from kwsdk.evaluate import EVAL_SNR_DB, stream_builder
+    from kwsdk.streams import stream_chunks
+
+    cfg = RunConfig()
+    ds = load_dataset(SAMPLE, cfg.data, progress=False, cache_dir=tmp_path)
+    clips = ds.split("test")
+    cats = cfg.data.keywords + ["_unknown_", "_silence_"]
+
+    def zeros(snr):
+        audio, _ = next(stream_chunks(stream_builder(cfg, cats, clips, ds.noise, snr), 30.0, seed=0))
+        return np.mean(audio == 0)
+
+    # Between utterances: background noise at the standard SNR, digital silence without it.
+    assert zeros(EVAL_SNR_DB) < 0.01 and zeros(None) > 0.3
 
 
 def test_onnx_step_matches_pytorch(tiny_run):
