@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import math
 import sys
 from pathlib import Path
 
@@ -72,15 +73,21 @@ def cmd_train(args) -> int:
     return 0
 
 
-def snr_range(text: str) -> tuple[float, ...]:
-    """'LO:HI' in dB -> (LO, HI); 'none' -> () (no background noise)."""
+# kwsdk.evaluate.EVAL_SNR_DB, written out so that --help need not import torch (a test keeps them equal)
+STREAM_SNR = "5:20"
+
+
+def snr_range(text: str) -> tuple[float, float] | None:
+    """'LO:HI' in dB -> (LO, HI); 'none' -> None (no background noise)."""
     if text.strip().lower() == "none":
-        return ()
+        return None
     try:
         lo, hi = (float(v) for v in text.split(":"))
     except ValueError:
         raise argparse.ArgumentTypeError(f"expected LO:HI in dB (e.g. 5:20) or 'none', got {text!r}") from None
-    if not lo <= hi:
+    if not (math.isfinite(lo) and math.isfinite(hi)):
+        raise argparse.ArgumentTypeError(f"SNR range {text!r}: LO and HI must be finite numbers of dB")
+    if lo > hi:
         raise argparse.ArgumentTypeError(f"SNR range {text!r}: LO must not exceed HI")
     return lo, hi
 
@@ -90,9 +97,7 @@ def cmd_eval(args) -> int:
 
     if args.stream:
         res = evaluate.eval_stream_run(Path(args.run), Path(args.data), args.split, args.minutes, args.seed,
-                                       args.threshold, _cache(args), not args.quiet, args.frontend,
-                                       # not given: the standard stream; 'none' (an empty range): no noise
-                                       evaluate.EVAL_SNR_DB if args.snr is None else args.snr or None)
+                                       args.threshold, _cache(args), not args.quiet, args.frontend, args.snr)
 
         def summary(r):
             d = r["distinct_clips"]
@@ -365,9 +370,9 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--minutes", type=float, default=60.0, help="stream length (default 60)")
     e.add_argument("--threshold", type=float, help="override the run's calibrated detection threshold")
     e.add_argument("--seed", type=int, default=0, help="stream construction seed")
-    e.add_argument("--snr", type=snr_range, metavar="LO:HI",
-                   help="stream: background noise SNR range in dB, drawn per 30 s (default 5:20); "
-                        "'none' for no background noise")
+    e.add_argument("--snr", type=snr_range, default=STREAM_SNR, metavar="LO:HI",
+                   help=f"stream: background noise SNR range in dB, drawn per 30 s (default {STREAM_SNR}); "
+                        "'none' for the same stream without background noise")
     e.add_argument("--frontend", choices=["float", "integer"],
                    help="feed the model these features instead of the run's own (e.g. 'integer' to "
                         "measure what the device's fixed-point frontend costs a float-trained model)")

@@ -118,11 +118,18 @@ def stream_curve(post, truth, cats, det: DetectorConfig, fps: float, sr: int, se
 
 def stream_builder(cfg: RunConfig, cats, clips, noise, snr_db: tuple[float, float] | None = EVAL_SNR_DB) -> StreamBuilder:
     """Builds the evaluation stream from a split's clips and the held-out noise,
-    at an SNR drawn per 30 s chunk from the range snr_db (None: no background noise)."""
-    aug = dataclasses.replace(EVAL_AUGMENT, noise_prob=0.0) if snr_db is None else \
-        dataclasses.replace(EVAL_AUGMENT, snr_db_min=snr_db[0], snr_db_max=snr_db[1])
-    return StreamBuilder(prepare(clips, cats, cfg.features.sample_rate), noise_segments(noise, "eval"),
-                         cats, cfg.features, EVAL_STREAM, aug)
+    at an SNR drawn per 30 s chunk from the range snr_db.
+
+    snr_db None: the same stream (same words at the same times) with silent
+    noise, which leaves the builder's random draws as they are.
+    """
+    segs = noise_segments(noise, "eval")
+    aug = EVAL_AUGMENT
+    if snr_db is None:
+        segs = [np.zeros_like(s) for s in segs]
+    else:
+        aug = dataclasses.replace(EVAL_AUGMENT, snr_db_min=snr_db[0], snr_db_max=snr_db[1])
+    return StreamBuilder(prepare(clips, cats, cfg.features.sample_rate), segs, cats, cfg.features, EVAL_STREAM, aug)
 
 
 def build_stream(cfg: RunConfig, cats, clips, noise, minutes: float, seed: int,

@@ -34,11 +34,12 @@ def score_events(events: list[Event], truth, categories: list[str], sample_rate:
 
     Each spoken keyword can be hit once by an event of the same keyword
     within [onset, offset + HIT_WINDOW_S]; every other event is a false
-    accept. `false_accepts_by_cause` says what each was heard on, in this
-    order: a second event on a keyword already hit ("repeat"), another
-    keyword ("wrong_keyword", also counted per spoken -> detected pair in
-    `wrong_keyword_pairs`), a word that is no keyword ("unknown_word", when
-    `truth` lists them), or no utterance at all ("no_speech").
+    accept. `false_accepts_by_cause` says what each was heard on: a second
+    event on a keyword already hit ("repeat"), else the utterance that began
+    last before the event, if its window holds the event: another keyword
+    ("wrong_keyword", also counted per spoken->detected pair in
+    `wrong_keyword_pairs`) or a word that is no keyword ("unknown_word", when
+    `truth` lists them); else "no_speech".
     """
     kw = set(keyword_indices(categories))
     spoken = [t for t in truth if t.label in kw]
@@ -55,18 +56,19 @@ def score_events(events: list[Event], truth, categories: list[str], sample_rate:
             hit[match] = True
             continue
         near = [t for t in truth if heard(t, e)]
-        wrong = [t for t in near if t.label in kw and t.label != e.keyword]
         if any(t.label == e.keyword for t in near):
             causes["repeat"] += 1
-        elif wrong:
-            causes["wrong_keyword"] += 1
-            pair = f"{categories[wrong[0].label]}->{categories[e.keyword]}"
-            pairs[pair] = pairs.get(pair, 0) + 1
-        elif near:
-            causes["unknown_word"] += 1
-        else:
+        elif not near:
             causes["no_speech"] += 1
-    false = sum(causes.values())
+        else:
+            last = max(near, key=lambda t: t.onset)
+            if last.label in kw:
+                causes["wrong_keyword"] += 1
+                pair = f"{categories[last.label]}->{categories[e.keyword]}"
+                pairs[pair] = pairs.get(pair, 0) + 1
+            else:
+                causes["unknown_word"] += 1
+    false = len(events) - sum(hit)
     hours = seconds / 3600.0
     per_kw = {}
     for k in sorted(kw):

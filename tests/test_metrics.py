@@ -40,3 +40,12 @@ def test_window_edges():
     assert score_events([ev("yes", 2.5)], truth, CATS, SR, 60.0)["hits"] == 1  # offset + 1 s
     late = score_events([ev("yes", 2.51)], truth, CATS, SR, 60.0)
     assert late["hits"] == 0 and late["false_accepts_by_cause"]["no_speech"] == 1
+
+
+def test_false_accept_blamed_on_the_latest_word():
+    truth = [Placed(3, 500, 550),  # "no" at 5.0-5.5 s: heard until 6.5 s
+             Placed(1, 600, 650)]  # another word at 6.0-6.5 s
+    r = score_events([ev("yes", 6.4)], truth, CATS, SR, 60.0)
+    assert r["false_accepts_by_cause"]["unknown_word"] == 1 and r["wrong_keyword_pairs"] == {}
+    r = score_events([ev("yes", 5.9)], truth, CATS, SR, 60.0)  # before the other word began
+    assert r["wrong_keyword_pairs"] == {"no->yes": 1}

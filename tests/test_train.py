@@ -63,26 +63,47 @@ def test_eval_stream_json(tiny_run, tmp_path):
     quiet = json.loads(kwsdk("eval", "--run", tiny_run, "--data", SAMPLE, "--stream", "--minutes", "1", "--snr", "none",
                              "--json", "--quiet", "--cache-dir", tmp_path).stdout)
     assert quiet["snr_db"] is None and quiet["keywords_spoken"] > 5
-    bad = kwsdk("eval", "--run", tiny_run, "--data", SAMPLE, "--stream", "--snr", "20:5", check=False)
-    assert bad.returncode == 2 and "LO must not exceed HI" in bad.stderr
+    for snr, why in (("20:5", "LO must not exceed HI"), ("inf:inf", "must be finite"), ("5", "expected LO:HI")):
+        bad = kwsdk("eval", "--run", tiny_run, "--data", SAMPLE, "--stream", "--snr", snr, check=False)
+        assert bad.returncode == 2 and why in bad.stderr
 
 
 def test_stream_snr_range(tmp_path):
+    from kwsdk.cli import STREAM_SNR, snr_range
     from kwsdk.data import load_dataset
-    from kwsdk.evaluate import EVAL_SNR_DB, stream_builder
+    from kwsdk.evaluate import EVAL_AUGMENT, EVAL_SNR_DB, stream_builder
     from kwsdk.streams import stream_chunks
 
+    assert snr_range(STREAM_SNR) == EVAL_SNR_DB and snr_range("none") is None
     cfg = RunConfig()
     ds = load_dataset(SAMPLE, cfg.data, progress=False, cache_dir=tmp_path)
     clips = ds.split("test")
     cats = cfg.data.keywords + ["_unknown_", "_silence_"]
+    assert stream_builder(cfg, cats, clips, ds.noise).aug == EVAL_AUGMENT
 
-    def zeros(snr):
-        audio, _ = next(stream_chunks(stream_builder(cfg, cats, clips, ds.noise, snr), 30.0, seed=0))
-        return np.mean(audio == 0)
+    def stream(snr):
+        return list(stream_chunks(stream_builder(cfg, cats, clips, ds.noise, snr), 120.0, seed=0))
 
-    # Between utterances: background noise at the standard SNR, digital silence without it.
-    assert zeros(EVAL_SNR_DB) < 0.01 and zeros(None) > 0.3
+    def gaps(chunks):
+        """Mean power between the utterances' clips (where only noise can be)."""
+        quiet = []
+        for audio, placed in chunks:
+            mask = np.ones(len(audio), bool)
+            for p in placed:
+                mask[max(0, p.onset - 16000) : p.offset + 16000] = False
+            quiet.append(audio[mask].astype(np.float64) ** 2)
+        return np.mean(np.concatenate(quiet))
+
+    loud, quieter, silent = stream((0.0, 0.0)), stream((30.0, 30.0)), stream(None)
+    # The same words at the same times whatever the noise, ...
+    for a, b, c in zip(loud, quieter, silent):
+        assert a[1] == b[1] == c[1]
+    # ... with less noise between them at a higher SNR (not 30 dB less: each stream is
+    # scaled to its peak, and _silence_ clips lie between the words too), and none
+    # without noise: digital silence wherever no clip lies.
+    assert gaps(loud) > 2 * gaps(quieter) > gaps(silent)
+    assert np.mean(np.concatenate([a for a, _ in silent]) == 0) > 0.3
+    assert np.mean(np.concatenate([a for a, _ in quieter]) == 0) < 0.01
 
 
 def test_onnx_step_matches_pytorch(tiny_run):
