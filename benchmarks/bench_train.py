@@ -143,8 +143,9 @@ def main() -> None:
             if out.returncode:
                 sys.exit(out.stderr.strip() or f"{way}: exit status {out.returncode}")
             runs[way] = json.loads(out.stdout)
+        speedup = runs["train"]["sequences_per_s"] / runs["serial"]["sequences_per_s"]
         if args.json:
-            print(json.dumps({**runs, "speedup": runs["train"]["sequences_per_s"] / runs["serial"]["sequences_per_s"]}))
+            print(json.dumps({**runs, "speedup": speedup}))
             return
     first = next(iter(runs.values()))
     print(f"data: {args.data}; model {first['model']} ({first['params']:,} parameters); "
@@ -161,9 +162,8 @@ def main() -> None:
                                              f"({100 * r['batch_seconds'] / r['total_seconds']:.0f}%)"])
             rows.append(["  forward/backward", f"{r['step_seconds']:.2f} s "
                                                f"({100 * r['step_seconds'] / r['total_seconds']:.0f}%)"])
-    if len(runs) == 2:
-        rows.append(["speed-up of the batch thread (with its torch threads)",
-                     f"{runs['train']['sequences_per_s'] / runs['serial']['sequences_per_s']:.2f}x"])
+    if not args.way:
+        rows.append(["speed-up of the batch thread (with its torch threads)", f"{speedup:.2f}x"])
     print_table(["figure", "value"], rows)
 
 

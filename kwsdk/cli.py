@@ -103,8 +103,7 @@ def cmd_eval(args) -> int:
             d = r["distinct_clips"]
             print(f"stream: {r['stream_hours'] * 60:.1f} min, {r['keywords_spoken']} keywords and "
                   f"{r['unknown_spoken']} other words spoken, from {d['keyword']} keyword and {d['unknown']} "
-                  f"other-word clips of the {r['split']} split, "
-                  + (f"over noise at {r['snr_db'][0]:g}-{r['snr_db'][1]:g} dB SNR" if r["snr_db"] else "no noise"))
+                  f"other-word clips of the {r['split']} split, {evaluate.noise_label(r['snr_db'])}")
             print(f"recall {r['recall']:.4f}  false accepts/hour {r['false_accepts_per_hour']:.2f}  "
                   f"(threshold {r['threshold']:g})")
             causes = ", ".join(f"{n} {c.replace('_', ' ')}" for c, n in r["false_accepts_by_cause"].items())

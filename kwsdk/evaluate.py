@@ -132,6 +132,11 @@ def stream_builder(cfg: RunConfig, cats, clips, noise, snr_db: tuple[float, floa
     return StreamBuilder(prepare(clips, cats, cfg.features.sample_rate), segs, cats, cfg.features, EVAL_STREAM, aug)
 
 
+def noise_label(snr_db: tuple[float, float] | None) -> str:
+    """How a stream's background noise is described in summaries and plots."""
+    return f"over noise at {snr_db[0]:g}-{snr_db[1]:g} dB SNR" if snr_db else "no noise"
+
+
 def build_stream(cfg: RunConfig, cats, clips, noise, minutes: float, seed: int,
                  snr_db: tuple[float, float] | None = EVAL_SNR_DB):
     return eval_stream(stream_builder(cfg, cats, clips, noise, snr_db), make_frontend(cfg.features),
@@ -191,8 +196,8 @@ def save_curve_png(curve: list[dict], res: dict, path: Path) -> None:
     ax.set_xscale("symlog", linthresh=1.0)
     ax.set_xlabel("false accepts per hour")
     ax.set_ylabel("keyword recall")
-    noise = f"{res['snr_db'][0]:g}-{res['snr_db'][1]:g} dB SNR" if res["snr_db"] else "no noise"
-    ax.set_title(f"{res['stream_hours'] * 60:.0f} min stream, {res['keywords_spoken']} keywords, {noise}")
+    ax.set_title(f"{res['stream_hours'] * 60:.0f} min stream, {res['keywords_spoken']} keywords, "
+                 f"{noise_label(res['snr_db'])}")
     ax.grid(True, alpha=0.3)
     ax.legend()
     fig.tight_layout()
