@@ -231,7 +231,7 @@ def cmd_export(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from kwsdk.verify import verify
+    from kwsdk.verify import describe_difference, verify
 
     res = verify(Path(args.run), Path(args.data), args.target, args.split, args.stream_minutes, args.chunk,
                  cache_dir=_cache(args), progress=not args.quiet, options=_options(args), det=_detector(args),
@@ -258,9 +258,15 @@ def cmd_verify(args) -> int:
         print(f"[{r['target']}] {r['n_clips']} clips ({r['split']}) + {r['stream_seconds'] / 60:.1f} min stream, "
               f"{r['n_frames']:,} frames")
         print(f"1. C vs integer reference: {r['c_mismatches']} mismatching frames")
+        if r["first_difference"]:
+            print(f"   first difference: {describe_difference(r['first_difference'])}")
         print(f"2. C vs PyTorch: top-1 agreement {r['agreement']:.4f}; accuracy float {r['accuracy_float']:.4f}, "
               f"device {r['accuracy_device']:.4f}")
         print(f"3. stream events identical: {r['events_identical']} ({r['n_events']} events)")
+        if "firmware_memory" in r:
+            m = r["firmware_memory"]
+            print(f"firmware: peak stack {m['stack_peak_bytes']:,} B of a {m['stack_reserve_bytes']:,} B reserve, "
+                  f"heap {m['heap_bytes']:,} B")
     _emit(res, args.json, summary)
     ok = res["c_mismatches"] == 0 and res["events_identical"]
     return 0 if ok else 1
@@ -275,8 +281,12 @@ def cmd_report(args) -> int:
         print(f"{r['target']} ({r['opt']}, weight layout {r['weight_layout']!r}), {r['seconds']:.0f} s of speech "
               f"({r['audio']})")
         if "flash_bytes" in r:
+            p = r["part"]
             print(f"flash {r['flash_bytes']:,} B; RAM {r['ram_bytes']:,} B = kws_t {r['state_bytes']:,} + "
                   f"peak stack {r['stack_bytes']:,}")
+            print(f"left on {p['name']} ({p['flash_bytes'] >> 10} KB flash, {p['ram_bytes'] >> 10} KB RAM): "
+                  + ", ".join(f"{what} {left:,} B" if left >= 0 else f"{what} {-left:,} B short (does not fit)"
+                              for what, left in (("flash", p["flash_left_bytes"]), ("RAM", p["ram_left_bytes"]))))
         else:
             print(f"peak stack {r['stack_bytes']:,} B")
         print(f"instructions per second of audio: {r['instructions_per_second'] / 1e6:.3f} M")

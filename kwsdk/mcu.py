@@ -9,6 +9,7 @@ file access. Cores without a QEMU board build but cannot be run here.
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 from dataclasses import dataclass
@@ -21,6 +22,16 @@ from kwsdk.hostbuild import STRICT_CFLAGS, BuildError, nm_sizes, run_tool
 
 CC = "arm-none-eabi-gcc"
 DRIVER_MAX_CHUNK = 4096  # samples per call the test driver (kws_main.c) buffers, where a board does not lower it
+CMDLINE_MAX = 511  # characters of the command line the test firmware's startup code takes
+
+
+@dataclass(frozen=True)
+class Part:
+    """A small, common microcontroller with the core: what kwsdk report measures the library against."""
+
+    name: str
+    flash: int  # bytes
+    ram: int
 
 
 @dataclass(frozen=True)
@@ -30,22 +41,28 @@ class Cpu:
     board: str | None  # QEMU machine, or None when QEMU has none for this core
     unicorn_model: str  # unicorn.arm_const CPU model for instruction counting
     dsp: bool  # has the DSP extension: the generated C stores weights for SXTB16/SMLAD
+    part: Part  # the core's smallest common part (report: flash and RAM left on it)
     ld: str = "mps2.ld"  # linker script of the test firmware (kwsdk/targets/mcu), for the board's memory
     max_chunk: int = DRIVER_MAX_CHUNK  # the test driver's KWS_MAIN_MAX_CHUNK: what the board's RAM allows
+    # The test firmware's RAM beside .data and .bss (sections.ld). Measured with the default model (2 x 128 GRU)
+    # under kwsdk verify: peak stack 696 B on the micro:bit, 604-680 B on the mps2 boards; heap 872 B (newlib's
+    # FILE blocks for the driver's two files; its stdio buffers are static).
+    stack_reserve: int = 2048
+    heap_min: int = 1024
 
 
 CPUS = {c.name: c for c in [
     # QEMU's micro:bit and unicorn have a Cortex-M0: the same ARMv6-M instruction set.
     Cpu("cortex-m0plus", ("-mcpu=cortex-m0plus", "-mthumb", "-mfloat-abi=soft"), "microbit",
-        "UC_CPU_ARM_CORTEX_M0", False, "microbit.ld", 1024),
+        "UC_CPU_ARM_CORTEX_M0", False, Part("STM32G031K6", 32 << 10, 8 << 10), "microbit.ld", 1024),
     Cpu("cortex-m3", ("-mcpu=cortex-m3", "-mthumb", "-mfloat-abi=soft"), "mps2-an385", "UC_CPU_ARM_CORTEX_M3",
-        False),
+        False, Part("STM32F103C8", 64 << 10, 20 << 10)),
     Cpu("cortex-m4", ("-mcpu=cortex-m4", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv4-sp-d16"), "mps2-an386",
-        "UC_CPU_ARM_CORTEX_M4", True),
+        "UC_CPU_ARM_CORTEX_M4", True, Part("STM32F401CC", 256 << 10, 64 << 10)),
     Cpu("cortex-m7", ("-mcpu=cortex-m7", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-d16"), "mps2-an500",
-        "UC_CPU_ARM_CORTEX_M7", True),
+        "UC_CPU_ARM_CORTEX_M7", True, Part("STM32F722RE", 512 << 10, 256 << 10)),
     Cpu("cortex-m33", ("-mcpu=cortex-m33", "-mthumb", "-mfloat-abi=hard", "-mfpu=fpv5-sp-d16"), None,
-        "UC_CPU_ARM_CORTEX_M33", True),
+        "UC_CPU_ARM_CORTEX_M33", True, Part("STM32L552CE", 512 << 10, 256 << 10)),
 ]}
 
 
@@ -83,15 +100,42 @@ def build_firmware(sources: Iterable[Path], out: Path, cpu: str, opt: str = "-O2
                    defines: Iterable[str] = ()) -> Path:
     """Link the library, a driver and the startup code into an ELF: with
     semihosting stdio for QEMU, or `bare` (no stdio, KWS_BARE) for counting
-    instructions in an emulator without semihosting file access."""
+    instructions in an emulator without semihosting file access. The link
+    reserves the core's stack and heap (sections.ld); a firmware whose RAM
+    does not fit is a ConfigError that names the sizes."""
+    c = get_cpu(cpu)
     objs = _objects([*sources, support_dir() / "startup.c"], out, cpu, opt,
-                    [*defines, f"KWS_MAIN_MAX_CHUNK={get_cpu(cpu).max_chunk}", *(["KWS_BARE"] if bare else [])])
+                    [*defines, f"KWS_MAIN_MAX_CHUNK={c.max_chunk}", f"KWS_CMDLINE_MAX={CMDLINE_MAX}u",
+                     *(["KWS_BARE"] if bare else [])])
     specs = ["--specs=nano.specs"] + ([] if bare else ["--specs=rdimon.specs"])
     # The bare build runs in unicorn, not on a board: the large memory of mps2.ld.
-    ld = "mps2.ld" if bare else get_cpu(cpu).ld
-    run_tool([CC, *get_cpu(cpu).flags, "-nostartfiles", *specs, "-Wl,--gc-sections", f"-L{support_dir()}", "-T",
-          str(support_dir() / ld), *objs, "-o", str(out)])
+    ld = "mps2.ld" if bare else c.ld
+    mapfile = Path(f"{out}.map")
+    try:
+        run_tool([CC, *c.flags, "-nostartfiles", *specs, "-Wl,--gc-sections", f"-Wl,-Map={mapfile}",
+                  f"-Wl,--defsym=__kws_stack_reserve={c.stack_reserve},--defsym=__kws_heap_min={c.heap_min}",
+                  f"-L{support_dir()}", "-T", str(support_dir() / ld), *objs, "-o", str(out)])
+    except BuildError as e:
+        if "kwsdk: RAM overflow" not in str(e):
+            raise
+        m = firmware_memory(mapfile, c)
+        raise ConfigError(
+            f"{out.name}: the {cpu} test firmware needs {m['total']:,} B of RAM but {ld} has {m['ram']:,} B: "
+            f".data {m['data']:,} + .bss {m['bss']:,} + heap {m['heap_min']:,} + stack reserve "
+            f"{m['stack_reserve']:,} B ({m['total'] - m['ram']:,} B over)") from None
     return out
+
+
+def firmware_memory(mapfile: Path, c: Cpu) -> dict:
+    """RAM of a linked (or refused) firmware from its linker map: the RAM
+    region, .data and .bss, and the heap and stack the link reserved."""
+    text = mapfile.read_text()
+    ram = re.search(r"^RAM\s+0x[0-9a-f]+\s+(0x[0-9a-f]+)", text, re.M)
+    sizes = {name: int(v, 16) for name, v in re.findall(r"^\.(data|bss)\s+0x[0-9a-f]+\s+(0x[0-9a-f]+)", text, re.M)}
+    m = {"ram": int(ram.group(1), 16), "data": sizes["data"], "bss": sizes["bss"], "heap_min": c.heap_min,
+         "stack_reserve": c.stack_reserve}
+    m["total"] = m["data"] + m["bss"] + c.heap_min + c.stack_reserve
+    return m
 
 
 def qemu_command(cpu: str, elf: Path, args: list[str]) -> list[str]:
@@ -102,6 +146,8 @@ def qemu_command(cpu: str, elf: Path, args: list[str]) -> list[str]:
     parts = [elf.name, *map(str, args)]
     if any("," in p or " " in p for p in parts):
         raise ConfigError(f"semihosting arguments cannot hold commas or spaces: {parts}")
+    if len(" ".join(parts)) > CMDLINE_MAX:
+        raise ConfigError(f"semihosting command line over {CMDLINE_MAX} characters: {' '.join(parts)}")
     return ["qemu-system-arm", "-M", c.board, "-nographic", "-monitor", "none", "-serial", "none",
             "-semihosting-config", "enable=on,target=native," + ",".join(f"arg={p}" for p in parts),
             "-kernel", str(elf)]

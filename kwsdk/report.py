@@ -13,6 +13,9 @@ of the Raspberry Pi's 64-bit build, run bare in unicorn's AArch64 mode).
   a block that changes the part is counted to the part it started in).
 - Peak stack: RAM below the initial stack pointer is painted before the run
   and the deepest overwritten word found after it.
+- What is left of flash and RAM on the core's smallest common part
+  (kwsdk.mcu.Cpu.part, e.g. an 8 KB STM32G031 for the M0+); negative: it
+  does not fit there.
 - Duty cycle at a stated clock, assuming one instruction per cycle: an
   estimate, labelled as one.
 """
@@ -237,8 +240,11 @@ def report(run_dir: Path, cpu: str, opt: str = "-O2", clock_hz: float = 64e6,
            "stack_bytes": run["stack_bytes"]}
     if not a64:
         flash = next(s for s in sizes if s["opt"] == opt) if opt in ("-Os", "-O2") else sizes[0]
-        res.update(flash_bytes=flash["flash_bytes"], ram_bytes=flash["static_ram_bytes"] + flash["state_bytes"]
-                   + run["stack_bytes"], state_bytes=flash["state_bytes"], sizes=sizes)
+        ram = flash["static_ram_bytes"] + flash["state_bytes"] + run["stack_bytes"]
+        part = mcu.get_cpu(cpu).part
+        res.update(flash_bytes=flash["flash_bytes"], ram_bytes=ram, state_bytes=flash["state_bytes"], sizes=sizes,
+                   part={"name": part.name, "flash_bytes": part.flash, "ram_bytes": part.ram,
+                         "flash_left_bytes": part.flash - flash["flash_bytes"], "ram_left_bytes": part.ram - ram})
     return {
         **res, "instructions_per_second": total,
         "split": {k: per_s[k] for k in ("frontend", "vad", "model", "detector", "other")},

@@ -23,6 +23,7 @@ the exported .tflite instead, as referees (kwsdk.tflite.verify).
 
 from __future__ import annotations
 
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -94,48 +95,110 @@ def trace_dtype(n_features: int, n_classes: int, n_state: int) -> np.dtype:
                      "itemsize": sum(sizes)})
 
 
-def run_driver(target: Target, exe: Path, records: list[np.ndarray], chunk: int, dtype: np.dtype) -> np.ndarray:
-    """Feed int16 records (each from a reset state) through the driver."""
+STACK_LINE = re.compile(r"STACK peak=(\d+) reserve=(\d+) heap=(\d+)")
+
+
+def run_driver(target: Target, exe: Path, records: list[np.ndarray], chunk: int,
+               dtype: np.dtype) -> tuple[np.ndarray, dict | None]:
+    """Feed int16 records (each from a reset state) through the driver: its
+    output records, and on a Cortex-M board the firmware's memory as its
+    startup code reports it at exit (peak stack, stack reserve, heap)."""
     with tempfile.TemporaryDirectory() as tmp:
         src, dst = Path(tmp) / "in.bin", Path(tmp) / "out.bin"
         with open(src, "wb") as f:
             for r in records:
                 f.write(np.uint32(len(r)).tobytes())
                 f.write(np.ascontiguousarray(r, "<i2").tobytes())
-        run_passing(target.command(exe, [str(src), str(dst), str(chunk)]), f"{target.name} driver",
-                    target.timeout_s)
-        return np.fromfile(dst, dtype)
+        proc = run_passing(target.command(exe, [str(src), str(dst), str(chunk)]), f"{target.name} driver",
+                           target.timeout_s)
+        m = STACK_LINE.search(proc.stdout + proc.stderr)
+        memory = dict(zip(("stack_peak_bytes", "stack_reserve_bytes", "heap_bytes"), map(int, m.groups()))) if m \
+            else None
+        return np.fromfile(dst, dtype), memory
 
 
-def frame_mismatches(c: np.ndarray, ref: FrameTrace) -> np.ndarray:
-    """Boolean per frame: does the C record differ from the reference?"""
-    n = len(ref.features)
-    if len(c) != n:
-        return np.ones(max(n, len(c)), bool)
-    fired = np.zeros(n, np.int32)
-    keyword = np.full(n, -1, np.int32)
-    score = np.zeros(n, np.int32)
-    sample = np.zeros(n, np.uint64)
+def reference_records(ref: FrameTrace, dtype: np.dtype) -> np.ndarray:
+    """The reference's frames as the driver writes them (`dtype`: trace_dtype)."""
+    r = np.zeros(len(ref.features), dtype)
+    r["features"], r["posteriors"], r["state"], r["vad"] = ref.features, ref.posteriors, ref.state, ref.vad
+    r["keyword"] = -1
     for e in ref.events:
-        fired[e.frame], keyword[e.frame], score[e.frame], sample[e.frame] = 1, e.keyword, e.score_q15, e.sample
-    bad = (c["features"] != ref.features).any(1) | (c["posteriors"] != ref.posteriors).any(1)
-    bad |= (c["state"] != ref.state).any(1) | (c["vad"] != ref.vad) | (c["fired"] != fired)
-    return bad | (c["keyword"] != keyword) | (c["score"] != score) | (c["sample"] != sample)
+        r["fired"][e.frame], r["keyword"][e.frame], r["score"][e.frame], r["sample"][e.frame] = \
+            1, e.keyword, e.score_q15, e.sample
+    return r
 
 
-def record_mismatches(c: np.ndarray, pipe: IntPipeline, records: list[np.ndarray]) -> list[np.ndarray]:
+def _field_differs(c: np.ndarray, ref: np.ndarray) -> dict[str, np.ndarray]:
+    """Field -> boolean per frame: does that field of the record differ?"""
+    return {name: (c[name] != ref[name]).reshape(len(c), -1).any(1) for name in c.dtype.names}
+
+
+def frame_mismatches(c: np.ndarray, ref: np.ndarray) -> np.ndarray:
+    """Boolean per frame: does the C record differ from the reference record?
+    Output of another length counts every frame as a mismatch."""
+    if len(c) != len(ref):
+        return np.ones(max(len(ref), len(c)), bool)
+    return np.logical_or.reduce(list(_field_differs(c, ref).values()))
+
+
+def first_difference(c: np.ndarray, ref: np.ndarray, record: int, source: str, max_values: int = 8) -> dict | None:
+    """Where a record's C output first differs from the reference: the frame,
+    and per differing field its indices (up to `max_values`, with the count)
+    and both values; None if identical."""
+    n = min(len(c), len(ref))
+    differs = _field_differs(c[:n], ref[:n])
+    bad = np.logical_or.reduce(list(differs.values())) if n else np.zeros(0, bool)
+    if not bad.any():
+        if len(c) == len(ref):
+            return None
+        return {"record": record, "source": source, "frame": n, "fields": {},
+                "frames": {"c": len(c), "reference": len(ref)}}
+    t = int(np.argmax(bad))
+    fields = {}
+    for name, d in differs.items():
+        if d[t]:
+            a, b = np.atleast_1d(c[name][t]), np.atleast_1d(ref[name][t])
+            idx = np.flatnonzero(a != b)
+            fields[name] = {"count": len(idx), "index": idx[:max_values].tolist(),
+                            "c": a[idx[:max_values]].tolist(), "reference": b[idx[:max_values]].tolist()}
+    return {"record": record, "source": source, "frame": t, "fields": fields}
+
+
+def describe_difference(d: dict) -> str:
+    """One line for a first_difference: 'record 3 (yes/a.wav), frame 7: state[124..127] C [..] reference [..]'."""
+    head = f"record {d['record']} ({d['source']}), frame {d['frame']}"
+    if not d["fields"]:
+        return f"{head}: the C wrote {d['frames']['c']} frames, the reference {d['frames']['reference']}"
+    parts = []
+    for name, f in d["fields"].items():
+        if name in ("features", "posteriors", "state"):
+            more = f" (+{f['count'] - len(f['index'])} more)" if f["count"] > len(f["index"]) else ""
+            parts.append(f"{name}{f['index']} C {f['c']} reference {f['reference']}{more}")
+        else:
+            parts.append(f"{name} C {f['c'][0]} reference {f['reference'][0]}")
+    return f"{head}: " + "; ".join(parts)
+
+
+def record_mismatches(c: np.ndarray, pipe: IntPipeline, records: list[np.ndarray],
+                      sources: list[str] | None = None) -> tuple[list[np.ndarray], dict | None]:
     """Per record (each run from a reset pipeline), the frames where the
-    driver's output differs from the reference; a short output counts the
-    missing frames as mismatches."""
-    out, pos = [], 0
-    for r in records:
+    driver's output differs from the reference, a short output counting the
+    missing frames as mismatches; and the first difference (first_difference,
+    `sources` naming the records)."""
+    out, pos, first = [], 0, None
+    for i, r in enumerate(records):
         pipe.reset()
-        ref = pipe.run(r)
-        out.append(frame_mismatches(c[pos : pos + len(ref.features)], ref))
-        pos += len(ref.features)
+        ref = reference_records(pipe.run(r), c.dtype)
+        got = c[pos : pos + len(ref)]
+        out.append(frame_mismatches(got, ref))
+        if first is None:
+            first = first_difference(got, ref, i, sources[i] if sources else f"record {i}")
+        pos += len(ref)
     if pos != len(c):
         out.append(np.ones(abs(len(c) - pos), bool))
-    return out
+        first = first or {"record": len(records), "source": "after the last record", "frame": 0, "fields": {},
+                          "frames": {"c": len(c), "reference": pos}}
+    return out, first
 
 
 @dataclass
@@ -148,6 +211,7 @@ class CRun:
     frames: int  # records per clip
     stream: np.ndarray  # the stream's PCM
     stream_records: np.ndarray
+    memory: dict | None  # a Cortex-M firmware's peak stack, stack reserve and heap (run_driver), over both runs
 
 
 def run_c(tgt: Target, run_dir: Path, q, cfg, cats, clips, noise, det: DetectorConfig, options: PipelineOptions,
@@ -173,13 +237,14 @@ def run_c(tgt: Target, run_dir: Path, q, cfg, cats, clips, noise, det: DetectorC
         exe = tgt.build(write_sources(files, Path(tmp) / "src"), Path(tmp) / "kws_main")
         log(f"[{tgt.name}] {len(clips)} clips and a {len(stream) / cfg.features.sample_rate / 60:.1f} min stream "
             "through the C pipeline")
-        c_clips = run_driver(tgt, exe, pcms, chunk, dtype)
-        c_stream = run_driver(tgt, exe, [stream], STREAM_CHUNK, dtype)
+        c_clips, mem_clips = run_driver(tgt, exe, pcms, chunk, dtype)
+        c_stream, mem_stream = run_driver(tgt, exe, [stream], STREAM_CHUNK, dtype)
     frames = length // cfg.features.hop_size
     if len(c_clips) != frames * len(pcms):
         raise RuntimeError(f"{tgt.name}: the C produced {len(c_clips)} frames for {len(pcms)} clips, "
                            f"expected {frames * len(pcms)}")
-    return CRun(pcms, c_clips, frames, stream, c_stream)
+    memory = mem_clips and mem_stream and max(mem_clips, mem_stream, key=lambda m: m["stack_peak_bytes"])
+    return CRun(pcms, c_clips, frames, stream, c_stream, memory)
 
 
 def verify(run_dir: Path, data_dir: Path, target: str = "host", split: str = "test", stream_minutes: float = 10.0,
@@ -206,12 +271,14 @@ def verify(run_dir: Path, data_dir: Path, target: str = "host", split: str = "te
     c = run_c(tgt, run_dir, q, cfg, cats, clips, ds.noise, det, options, chunk, stream_minutes, seed, log, wide)
     c_clips, c_stream, stream, frames = c.clips, c.stream_records, c.stream, c.frames
     pipe = IntPipeline(cfg.features, cfg.vad, q, det, options)
-    per_clip = record_mismatches(c_clips, pipe, c.pcms)
+    per_clip, first = record_mismatches(c_clips, pipe, c.pcms, [str(c.path) for c in clips])
     bad_frames = sum(int(b.sum()) for b in per_clip)
     bad_clips = [str(c.path) for c, b in zip(clips, per_clip) if b.any()]
     pipe.reset()
     ref_stream = pipe.run(stream)
-    stream_bad = frame_mismatches(c_stream, ref_stream)
+    ref_stream_records = reference_records(ref_stream, c_stream.dtype)
+    stream_bad = frame_mismatches(c_stream, ref_stream_records)
+    first = first or first_difference(c_stream, ref_stream_records, 0, "stream")
     c_events = [(int(t), int(r["keyword"]), int(r["score"]), int(r["sample"]))
                 for t, r in enumerate(c_stream) if r["fired"]]
     ref_events = [(e.frame, e.keyword, e.score_q15, e.sample) for e in ref_stream.events]
@@ -224,10 +291,12 @@ def verify(run_dir: Path, data_dir: Path, target: str = "host", split: str = "te
     return {
         "target": tgt.name, "split": split, "n_clips": len(clips), "n_frames": len(c_clips) + len(c_stream),
         "c_mismatches": bad_frames + int(stream_bad.sum()), "c_mismatch_clips": bad_clips[:20],
+        "first_difference": first,
         "agreement": float((pred_float == pred_dev).mean()),
         "accuracy_float": float((pred_float == true).mean()), "accuracy_device": float((pred_dev == true).mean()),
         "events_identical": c_events == ref_events, "n_events": len(c_events),
         "stream_seconds": len(stream) / cfg.features.sample_rate, "chunk": chunk, "stream_chunk": STREAM_CHUNK,
         "clip_floor": det.clip_floor, "options": {"vad_reset": options.vad_reset, "vad_gate": options.vad_gate},
         "weight_layout": device_layout(q, tgt.cpu, wide),
+        **({"firmware_memory": c.memory} if c.memory else {}),
     }

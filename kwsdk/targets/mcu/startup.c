@@ -9,15 +9,32 @@
  * Every fault prints "FAULT" and exits with failure, so a crash is never
  * reported as a pass. With KWS_BARE (the instruction-counting build) there is
  * no stdio: main runs without arguments and only SYS_EXIT is used.
+ *
+ * Memory (sections.ld): the heap (newlib's stdio) grows from __heap_start
+ * and _sbrk refuses to pass __stack_limit, the bottom of the stack's
+ * reserve. The reserve is painted at reset; at exit the firmware prints
+ * "STACK peak=N reserve=R heap=H" and fails the run when the stack reached
+ * the reserve's bottom guard (STACK_GUARD bytes), so neither heap nor stack
+ * can overwrite the other unseen. The bare build has none of this:
+ * kwsdk.report paints and measures its stack from the emulator, and counts
+ * only the library's instructions.
  */
+#include <errno.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <string.h>
 
 extern uint32_t _sidata, _sdata, _edata, _sbss, _ebss, _estack;
+extern char __heap_start[], __stack_limit[];
 extern int main(int argc, char **argv);
 #ifndef KWS_BARE
 extern void initialise_monitor_handles(void);
+#endif
+
+/* The longest command line (program and arguments) the firmware takes:
+ * kwsdk.mcu.qemu_command refuses longer ones. */
+#ifndef KWS_CMDLINE_MAX
+#define KWS_CMDLINE_MAX 511u
 #endif
 
 #define SYS_WRITE0 0x04
@@ -33,6 +50,77 @@ static uintptr_t semihost(uintptr_t op, const void *arg)
     __asm__ volatile("bkpt 0xab" : "+r"(r0) : "r"(r1) : "memory");
     return r0;
 }
+
+#ifndef KWS_BARE
+#define STACK_PAINT 0xA5A5A5A5u
+#define STACK_GUARD 32u /* bytes at the bottom of the reserve the stack must never touch */
+
+static char *heap_end = __heap_start;
+
+/* newlib's memory (the weak _sbrk of librdimon checks only against the
+ * current stack pointer, not against the stack's reserve). */
+void *_sbrk(ptrdiff_t incr);
+void *_sbrk(ptrdiff_t incr)
+{
+    if (incr > __stack_limit - heap_end || incr < __heap_start - heap_end) {
+        errno = ENOMEM;
+        return (void *)-1;
+    }
+    char *old = heap_end;
+    heap_end += incr;
+    return old;
+}
+
+/* Paint the reserve from its bottom to just below the caller's frame. */
+static void paint_stack(void)
+{
+    uint32_t *sp;
+    __asm__ volatile("mov %0, sp" : "=r"(sp));
+    for (volatile uint32_t *p = (uint32_t *)(void *)__stack_limit; p < sp - 16; p++) {
+        *p = STACK_PAINT;
+    }
+}
+
+static char *put_uint(char *p, uint32_t v)
+{
+    char digits[10];
+    int n = 0;
+    do {
+        digits[n++] = (char)('0' + v % 10u);
+        v /= 10u;
+    } while (v != 0u);
+    while (n > 0) {
+        *p++ = digits[--n];
+    }
+    return p;
+}
+
+/* Print the stack's high-water mark and the heap's size; 0 if the stack
+ * reached the guard at the bottom of its reserve. */
+static int check_stack(void)
+{
+    const uint32_t *p = (const uint32_t *)(const void *)__stack_limit;
+    while (p < &_estack && *p == STACK_PAINT) {
+        p++;
+    }
+    uint32_t peak = (uint32_t)((const char *)&_estack - (const char *)p);
+    uint32_t reserve = (uint32_t)((const char *)&_estack - __stack_limit);
+    int ok = peak + STACK_GUARD <= reserve;
+    char line[96];
+    char *q = line;
+    const char *parts[] = {ok ? "STACK peak=" : "FAIL: stack overflow: peak=", " reserve=", " heap="};
+    const uint32_t values[] = {peak, reserve, (uint32_t)(heap_end - __heap_start)};
+    for (size_t i = 0; i < 3u; i++) {
+        size_t len = strlen(parts[i]);
+        memcpy(q, parts[i], len);
+        q = put_uint(q + len, values[i]);
+    }
+    *q++ = '\n';
+    *q = '\0';
+    semihost(SYS_WRITE0, line);
+    return ok;
+}
+#endif
 
 static void semihost_exit(int ok)
 {
@@ -56,8 +144,9 @@ void Reset_Handler(void)
     /* Bare build (instruction counting): no stdio, no arguments. */
     semihost_exit(main(0, NULL) == 0);
 #else
+    paint_stack();
     initialise_monitor_handles();
-    static char cmd[1024];
+    static char cmd[KWS_CMDLINE_MAX + 1];
     static char *argv[16];
     uintptr_t block[2] = {(uintptr_t)cmd, sizeof(cmd) - 1u};
     int argc = 0;
@@ -77,7 +166,8 @@ void Reset_Handler(void)
         }
     }
     argv[argc] = NULL;
-    semihost_exit(main(argc, argv) == 0);
+    int ok = main(argc, argv) == 0;
+    semihost_exit(check_stack() && ok);
 #endif
 }
 
