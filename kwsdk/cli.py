@@ -265,15 +265,16 @@ def cmd_verify(args) -> int:
         print(f"3. stream events identical: {r['events_identical']} ({r['n_events']} events)")
         if "firmware_memory" in r:
             m = r["firmware_memory"]
-            print(f"firmware: peak stack {m['stack_peak_bytes']:,} B of a {m['stack_reserve_bytes']:,} B reserve, "
-                  f"heap {m['heap_bytes']:,} B")
+            print(f"test firmware RAM {m['ram_bytes']:,} B: .data + .bss {m['static_bytes']:,}, heap "
+                  f"{m['heap_bytes']:,} of {m['heap_reserve_bytes']:,} reserved, stack peak "
+                  f"{m['stack_peak_bytes']:,} of {m['stack_reserve_bytes']:,} reserved; {m['spare_bytes']:,} B spare")
     _emit(res, args.json, summary)
     ok = res["c_mismatches"] == 0 and res["events_identical"]
     return 0 if ok else 1
 
 
 def cmd_report(args) -> int:
-    from kwsdk.report import report
+    from kwsdk.report import part_line, report
 
     res = report(Path(args.run), args.target, args.opt, args.clock_mhz * 1e6, _options(args), args.wide_weights)
 
@@ -281,12 +282,9 @@ def cmd_report(args) -> int:
         print(f"{r['target']} ({r['opt']}, weight layout {r['weight_layout']!r}), {r['seconds']:.0f} s of speech "
               f"({r['audio']})")
         if "flash_bytes" in r:
-            p = r["part"]
             print(f"flash {r['flash_bytes']:,} B; RAM {r['ram_bytes']:,} B = kws_t {r['state_bytes']:,} + "
                   f"peak stack {r['stack_bytes']:,}")
-            print(f"left on {p['name']} ({p['flash_bytes'] >> 10} KB flash, {p['ram_bytes'] >> 10} KB RAM): "
-                  + ", ".join(f"{what} {left:,} B" if left >= 0 else f"{what} {-left:,} B short (does not fit)"
-                              for what, left in (("flash", p["flash_left_bytes"]), ("RAM", p["ram_left_bytes"]))))
+            print(part_line(r["part"]))
         else:
             print(f"peak stack {r['stack_bytes']:,} B")
         print(f"instructions per second of audio: {r['instructions_per_second'] / 1e6:.3f} M")

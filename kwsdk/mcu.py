@@ -118,23 +118,26 @@ def build_firmware(sources: Iterable[Path], out: Path, cpu: str, opt: str = "-O2
     except BuildError as e:
         if "kwsdk: RAM overflow" not in str(e):
             raise
-        m = firmware_memory(mapfile, c)
+        m = firmware_memory(mapfile)
         raise ConfigError(
-            f"{out.name}: the {cpu} test firmware needs {m['total']:,} B of RAM but {ld} has {m['ram']:,} B: "
-            f".data {m['data']:,} + .bss {m['bss']:,} + heap {m['heap_min']:,} + stack reserve "
-            f"{m['stack_reserve']:,} B ({m['total'] - m['ram']:,} B over)") from None
+            f"{out.name}: the {cpu} test firmware needs {m['needed']:,} B of RAM but {ld} has {m['ram']:,} B: "
+            f".data + .bss {m['static']:,} (.data {m['data']:,}, .bss {m['bss']:,}) + heap {m['heap_min']:,} + "
+            f"stack reserve {m['stack_reserve']:,} B ({m['needed'] - m['ram']:,} B over; a smaller model fits, or a "
+            "core on a board with more RAM)") from None
     return out
 
 
-def firmware_memory(mapfile: Path, c: Cpu) -> dict:
+def firmware_memory(mapfile: Path) -> dict:
     """RAM of a linked (or refused) firmware from its linker map: the RAM
-    region, .data and .bss, and the heap and stack the link reserved."""
+    region, .data and .bss (`static`: both with their alignment, up to the
+    heap's start) and the heap and stack the link reserved (sections.ld)."""
     text = mapfile.read_text()
-    ram = re.search(r"^RAM\s+0x[0-9a-f]+\s+(0x[0-9a-f]+)", text, re.M)
-    sizes = {name: int(v, 16) for name, v in re.findall(r"^\.(data|bss)\s+0x[0-9a-f]+\s+(0x[0-9a-f]+)", text, re.M)}
-    m = {"ram": int(ram.group(1), 16), "data": sizes["data"], "bss": sizes["bss"], "heap_min": c.heap_min,
-         "stack_reserve": c.stack_reserve}
-    m["total"] = m["data"] + m["bss"] + c.heap_min + c.stack_reserve
+    origin, ram = (int(v, 16) for v in re.search(r"^RAM\s+(0x[0-9a-f]+)\s+(0x[0-9a-f]+)", text, re.M).groups())
+    sections = {name: int(v, 16) for name, v in re.findall(r"^\.(data|bss)\s+0x[0-9a-f]+\s+(0x[0-9a-f]+)", text, re.M)}
+    symbols = {name: int(v, 16) for v, name in re.findall(r"^\s+(0x[0-9a-f]+)\s+(\w+) = ", text, re.M)}
+    m = {"ram": ram, "data": sections["data"], "bss": sections["bss"], "static": symbols["__heap_start"] - origin,
+         "heap_min": symbols["__kws_heap_min"], "stack_reserve": symbols["__kws_stack_reserve"]}
+    m["needed"] = m["static"] + m["heap_min"] + m["stack_reserve"]
     return m
 
 

@@ -177,6 +177,14 @@ def count_instructions(elf: Path, cpu: str, max_instructions: int = 2_000_000_00
     return run
 
 
+def part_line(part: dict) -> str:
+    """What is left of the report's `part` (flash and RAM), as one line."""
+    left = [f"{what} {n:,} B" if n >= 0 else f"{what} {-n:,} B short (does not fit)"
+            for what, n in (("flash", part["flash_left_bytes"]), ("RAM", part["ram_left_bytes"]))]
+    return (f"left on {part['name']} ({part['flash_bytes'] >> 10} KB flash, {part['ram_bytes'] >> 10} KB RAM): "
+            + ", ".join(left))
+
+
 A64_STACK_TOP = 0x80000000
 
 

@@ -37,7 +37,7 @@ from kwsdk.detector import clip_decisions
 from kwsdk.export import device_detector, device_layout, library_sources, load_quantized
 from kwsdk.frontend.integer import clip_pcm16, to_pcm16
 from kwsdk.hostbuild import build_executable, run_passing, write_sources
-from kwsdk.mcu import CPUS, DRIVER_MAX_CHUNK, build_firmware, get_cpu, qemu_command
+from kwsdk.mcu import CPUS, DRIVER_MAX_CHUNK, build_firmware, firmware_memory, get_cpu, qemu_command
 from kwsdk.pipeline import FrameTrace, IntPipeline, PipelineOptions
 
 STREAM_CHUNK = 777  # samples per call on the stream: not a multiple of any hop
@@ -128,44 +128,36 @@ def reference_records(ref: FrameTrace, dtype: np.dtype) -> np.ndarray:
     return r
 
 
-def _field_differs(c: np.ndarray, ref: np.ndarray) -> dict[str, np.ndarray]:
-    """Field -> boolean per frame: does that field of the record differ?"""
-    return {name: (c[name] != ref[name]).reshape(len(c), -1).any(1) for name in c.dtype.names}
-
-
-def frame_mismatches(c: np.ndarray, ref: np.ndarray) -> np.ndarray:
-    """Boolean per frame: does the C record differ from the reference record?
-    Output of another length counts every frame as a mismatch."""
-    if len(c) != len(ref):
-        return np.ones(max(len(ref), len(c)), bool)
-    return np.logical_or.reduce(list(_field_differs(c, ref).values()))
-
-
-def first_difference(c: np.ndarray, ref: np.ndarray, record: int, source: str, max_values: int = 8) -> dict | None:
-    """Where a record's C output first differs from the reference: the frame,
-    and per differing field its indices (up to `max_values`, with the count)
-    and both values; None if identical."""
+def compare(c: np.ndarray, ref: np.ndarray, record: int, source: str,
+            max_values: int = 8) -> tuple[np.ndarray, dict | None]:
+    """The driver's output for one record against the reference's records.
+    Returns, per frame, whether the records differ (output of another length:
+    every frame counts), and where they first differ (None if nowhere): the
+    record (`source` names it), the frame, and per differing field its
+    indices (up to `max_values`, with the count) and both values."""
     n = min(len(c), len(ref))
-    differs = _field_differs(c[:n], ref[:n])
-    bad = np.logical_or.reduce(list(differs.values())) if n else np.zeros(0, bool)
-    if not bad.any():
-        if len(c) == len(ref):
-            return None
-        return {"record": record, "source": source, "frame": n, "fields": {},
-                "frames": {"c": len(c), "reference": len(ref)}}
-    t = int(np.argmax(bad))
-    fields = {}
-    for name, d in differs.items():
-        if d[t]:
-            a, b = np.atleast_1d(c[name][t]), np.atleast_1d(ref[name][t])
-            idx = np.flatnonzero(a != b)
-            fields[name] = {"count": len(idx), "index": idx[:max_values].tolist(),
-                            "c": a[idx[:max_values]].tolist(), "reference": b[idx[:max_values]].tolist()}
-    return {"record": record, "source": source, "frame": t, "fields": fields}
+    differs = {name: (c[name][:n] != ref[name][:n]).any(axis=tuple(range(1, c[name].ndim)))
+               for name in c.dtype.names}
+    bad = np.logical_or.reduce(list(differs.values()))
+    mismatches = bad if len(c) == len(ref) else np.ones(max(len(c), len(ref)), bool)
+    if bad.any():
+        t = int(np.argmax(bad))
+        fields = {}
+        for name, d in differs.items():
+            if d[t]:
+                a, b = np.atleast_1d(c[name][t]), np.atleast_1d(ref[name][t])
+                idx = np.flatnonzero(a != b)
+                fields[name] = {"count": len(idx), "index": idx[:max_values].tolist(),
+                                "c": a[idx[:max_values]].tolist(), "reference": b[idx[:max_values]].tolist()}
+        return mismatches, {"record": record, "source": source, "frame": t, "fields": fields}
+    if len(c) != len(ref):
+        return mismatches, {"record": record, "source": source, "frame": n, "fields": {},
+                            "frames": {"c": len(c), "reference": len(ref)}}
+    return mismatches, None
 
 
 def describe_difference(d: dict) -> str:
-    """One line for a first_difference: 'record 3 (yes/a.wav), frame 7: state[124..127] C [..] reference [..]'."""
+    """One line for compare's first difference: 'record 3 (yes/a.wav), frame 7: state[124, ...] C [..] reference [..]'."""
     head = f"record {d['record']} ({d['source']}), frame {d['frame']}"
     if not d["fields"]:
         return f"{head}: the C wrote {d['frames']['c']} frames, the reference {d['frames']['reference']}"
@@ -182,22 +174,21 @@ def describe_difference(d: dict) -> str:
 def record_mismatches(c: np.ndarray, pipe: IntPipeline, records: list[np.ndarray],
                       sources: list[str] | None = None) -> tuple[list[np.ndarray], dict | None]:
     """Per record (each run from a reset pipeline), the frames where the
-    driver's output differs from the reference, a short output counting the
-    missing frames as mismatches; and the first difference (first_difference,
-    `sources` naming the records)."""
+    driver's output differs from the reference (`compare`), frames the
+    driver wrote after the last record counting as one more; and the first
+    difference (`sources` names the records)."""
     out, pos, first = [], 0, None
     for i, r in enumerate(records):
         pipe.reset()
         ref = reference_records(pipe.run(r), c.dtype)
-        got = c[pos : pos + len(ref)]
-        out.append(frame_mismatches(got, ref))
-        if first is None:
-            first = first_difference(got, ref, i, sources[i] if sources else f"record {i}")
+        bad, diff = compare(c[pos : pos + len(ref)], ref, i, sources[i] if sources else f"record {i}")
+        out.append(bad)
+        first = first or diff
         pos += len(ref)
-    if pos != len(c):
-        out.append(np.ones(abs(len(c) - pos), bool))
-        first = first or {"record": len(records), "source": "after the last record", "frame": 0, "fields": {},
-                          "frames": {"c": len(c), "reference": pos}}
+    if pos < len(c):
+        bad, diff = compare(c[pos:], c[:0], len(records), "after the last record")
+        out.append(bad)
+        first = first or diff
     return out, first
 
 
@@ -211,7 +202,7 @@ class CRun:
     frames: int  # records per clip
     stream: np.ndarray  # the stream's PCM
     stream_records: np.ndarray
-    memory: dict | None  # a Cortex-M firmware's peak stack, stack reserve and heap (run_driver), over both runs
+    memory: dict | None  # a Cortex-M firmware's RAM: the link's figures, and the peak stack and heap of both runs
 
 
 def run_c(tgt: Target, run_dir: Path, q, cfg, cats, clips, noise, det: DetectorConfig, options: PipelineOptions,
@@ -239,11 +230,16 @@ def run_c(tgt: Target, run_dir: Path, q, cfg, cats, clips, noise, det: DetectorC
             "through the C pipeline")
         c_clips, mem_clips = run_driver(tgt, exe, pcms, chunk, dtype)
         c_stream, mem_stream = run_driver(tgt, exe, [stream], STREAM_CHUNK, dtype)
+        link = firmware_memory(Path(f"{exe}.map")) if tgt.cpu else None
     frames = length // cfg.features.hop_size
     if len(c_clips) != frames * len(pcms):
         raise RuntimeError(f"{tgt.name}: the C produced {len(c_clips)} frames for {len(pcms)} clips, "
                            f"expected {frames * len(pcms)}")
-    memory = mem_clips and mem_stream and max(mem_clips, mem_stream, key=lambda m: m["stack_peak_bytes"])
+    memory = None
+    if link and mem_clips and mem_stream:
+        memory = {k: max(mem_clips[k], mem_stream[k]) for k in mem_clips}
+        memory.update(ram_bytes=link["ram"], static_bytes=link["static"], heap_reserve_bytes=link["heap_min"],
+                      spare_bytes=link["ram"] - link["needed"])
     return CRun(pcms, c_clips, frames, stream, c_stream, memory)
 
 
@@ -277,8 +273,8 @@ def verify(run_dir: Path, data_dir: Path, target: str = "host", split: str = "te
     pipe.reset()
     ref_stream = pipe.run(stream)
     ref_stream_records = reference_records(ref_stream, c_stream.dtype)
-    stream_bad = frame_mismatches(c_stream, ref_stream_records)
-    first = first or first_difference(c_stream, ref_stream_records, 0, "stream")
+    stream_bad, stream_first = compare(c_stream, ref_stream_records, 0, "stream")
+    first = first or stream_first
     c_events = [(int(t), int(r["keyword"]), int(r["score"]), int(r["sample"]))
                 for t, r in enumerate(c_stream) if r["fired"]]
     ref_events = [(e.frame, e.keyword, e.score_q15, e.sample) for e in ref_stream.events]

@@ -13,7 +13,7 @@ from kwsdk.config import ConfigError
 from kwsdk.detector import IntEvent
 from kwsdk.mcu import CMDLINE_MAX, qemu_command
 from kwsdk.pipeline import FrameTrace
-from kwsdk.verify import describe_difference, first_difference, frame_mismatches, reference_records, trace_dtype
+from kwsdk.verify import compare, describe_difference, record_mismatches, reference_records, trace_dtype
 
 DTYPE = trace_dtype(4, 3, 6)
 
@@ -36,34 +36,70 @@ def test_reference_records_hold_the_events():
 def test_first_difference_names_frame_fields_and_values():
     ref = reference_records(_trace(12, 1), DTYPE)
     c = ref.copy()
-    assert first_difference(c, ref, 3, "yes/a.wav") is None and not frame_mismatches(c, ref).any()
+    bad, first = compare(c, ref, 3, "yes/a.wav")
+    assert first is None and len(bad) == 12 and not bad.any()
     # What the overwritten driver record looked like: the state's last values and the VAD field.
     c["state"][7, 2:] = [8377, 0, 15912, 8192]
     c["vad"][7] = 84508
     c["vad"][9] = 7  # a later difference is counted but not the first
-    d = first_difference(c, ref, 3, "yes/a.wav")
+    bad, d = compare(c, ref, 3, "yes/a.wav")
+    assert bad.nonzero()[0].tolist() == [7, 9]
     assert (d["record"], d["source"], d["frame"]) == (3, "yes/a.wav", 7) and set(d["fields"]) == {"state", "vad"}
     assert d["fields"]["state"] == {"count": 4, "index": [2, 3, 4, 5], "c": [8377, 0, 15912, 8192],
                                     "reference": ref["state"][7, 2:].tolist()}
     assert d["fields"]["vad"] == {"count": 1, "index": [0], "c": [84508], "reference": [int(ref["vad"][7])]}
-    assert frame_mismatches(c, ref).nonzero()[0].tolist() == [7, 9]
     text = describe_difference(d)
     assert text.startswith("record 3 (yes/a.wav), frame 7: state[2, 3, 4, 5] C [8377, 0, 15912, 8192] reference")
     assert f"vad C 84508 reference {ref['vad'][7]}" in text
-    d = first_difference(c, ref, 3, "yes/a.wav", max_values=2)
+    d = compare(c, ref, 3, "yes/a.wav", max_values=2)[1]
     assert d["fields"]["state"]["index"] == [2, 3] and "(+2 more)" in describe_difference(d)
 
 
-def test_first_difference_of_a_short_output():
+@pytest.mark.parametrize("n_c, n_ref", [(10, 12), (0, 12), (3, 0), (0, 0)])
+def test_output_of_another_length(n_c, n_ref):
     ref = reference_records(_trace(12, 2), DTYPE)
-    d = first_difference(ref[:10], ref, 0, "stream")
-    assert d["frame"] == 10 and d["frames"] == {"c": 10, "reference": 12}
-    assert describe_difference(d) == "record 0 (stream), frame 10: the C wrote 10 frames, the reference 12"
-    assert frame_mismatches(ref[:10], ref).all()
+    bad, d = compare(ref[:n_c], ref[:n_ref], 0, "stream")
+    if n_c == n_ref:
+        assert d is None and len(bad) == 0
+        return
+    assert bad.all() and len(bad) == max(n_c, n_ref)
+    assert d["frame"] == min(n_c, n_ref) and d["frames"] == {"c": n_c, "reference": n_ref}
+    assert describe_difference(d) == (f"record 0 (stream), frame {min(n_c, n_ref)}: the C wrote {n_c} frames, "
+                                      f"the reference {n_ref}")
+
+
+class _Pipe:
+    """Stands in for IntPipeline: a record of n samples gives n frames."""
+
+    def reset(self):
+        pass
+
+    def run(self, r):
+        return _trace(len(r), len(r))
+
+
+def test_record_mismatches_name_the_first_differing_record():
+    records = [np.zeros(n, np.int16) for n in (5, 7, 4)]
+    c = np.concatenate([reference_records(_Pipe().run(r), DTYPE) for r in records])
+    bad, first = record_mismatches(c, _Pipe(), records, ["a.wav", "b.wav", "c.wav"])
+    assert first is None and [len(b) for b in bad] == [5, 7, 4] and not any(b.any() for b in bad)
+    clean = c.copy()
+    c["posteriors"][5 + 2, 1] += 1
+    c["fired"][5 + 7 + 3] = 1
+    bad, first = record_mismatches(c, _Pipe(), records, ["a.wav", "b.wav", "c.wav"])
+    assert [b.nonzero()[0].tolist() for b in bad] == [[], [2], [3]]
+    assert (first["record"], first["source"], first["frame"], list(first["fields"])) == (1, "b.wav", 2, ["posteriors"])
+    # Frames the driver wrote past the last record, and a short output.
+    bad, first = record_mismatches(np.concatenate([clean[:5], clean[:5]]), _Pipe(), records[:1])
+    assert (first["record"], first["source"], first["frames"]) == (1, "after the last record", {"c": 5, "reference": 0})
+    assert len(bad) == 2 and bad[1].all()
+    bad, first = record_mismatches(clean[:9], _Pipe(), records)
+    assert (first["record"], first["frames"]) == (1, {"c": 4, "reference": 7}) and bad[2].all()
 
 
 def test_semihosting_command_line_is_bounded():
-    """The firmware's startup code takes CMDLINE_MAX characters; longer is refused here, not cut there."""
+    """The firmware's startup code takes CMDLINE_MAX characters; longer is
+    refused here, not cut there (test_mcu runs one of exactly that length)."""
     qemu_command("cortex-m4", Path("k.elf"), ["a" * (CMDLINE_MAX - 6)])
     with pytest.raises(ConfigError, match="command line over"):
         qemu_command("cortex-m4", Path("k.elf"), ["a" * (CMDLINE_MAX - 5)])

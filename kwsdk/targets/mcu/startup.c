@@ -10,12 +10,15 @@
  * reported as a pass. With KWS_BARE (the instruction-counting build) there is
  * no stdio: main runs without arguments and only SYS_EXIT is used.
  *
- * Memory (sections.ld): the heap (newlib's stdio) grows from __heap_start
- * and _sbrk refuses to pass __stack_limit, the bottom of the stack's
- * reserve. The reserve is painted at reset; at exit the firmware prints
- * "STACK peak=N reserve=R heap=H" and fails the run when the stack reached
- * the reserve's bottom guard (STACK_GUARD bytes), so neither heap nor stack
- * can overwrite the other unseen. The bare build has none of this:
+ * Memory (sections.ld): newlib's heap (its FILE blocks, and any buffers
+ * the program leaves it to allocate) grows from __heap_start and _sbrk
+ * refuses to pass __stack_limit, the bottom of the stack's reserve. The
+ * reserve is painted at reset; at exit the firmware prints "STACK peak=N
+ * reserve=R heap=H" and fails the run when the stack has written into the
+ * reserve's bottom STACK_GUARD bytes. (Painting sees what was written: a
+ * single frame larger than the rest of the reserve that leaves the guard
+ * untouched would go unseen; no core here has an MPU set up to catch it.)
+ * The bare build has none of this:
  * kwsdk.report paints and measures its stack from the emulator, and counts
  * only the library's instructions.
  */
@@ -62,7 +65,9 @@ static char *heap_end = __heap_start;
 void *_sbrk(ptrdiff_t incr);
 void *_sbrk(ptrdiff_t incr)
 {
-    if (incr > __stack_limit - heap_end || incr < __heap_start - heap_end) {
+    uintptr_t end = (uintptr_t)heap_end;
+    if (incr > 0 ? (uintptr_t)incr > (uintptr_t)__stack_limit - end
+                 : (uintptr_t)-incr > end - (uintptr_t)__heap_start) {
         errno = ENOMEM;
         return (void *)-1;
     }
@@ -74,10 +79,10 @@ void *_sbrk(ptrdiff_t incr)
 /* Paint the reserve from its bottom to just below the caller's frame. */
 static void paint_stack(void)
 {
-    uint32_t *sp;
+    uintptr_t sp;
     __asm__ volatile("mov %0, sp" : "=r"(sp));
-    for (volatile uint32_t *p = (uint32_t *)(void *)__stack_limit; p < sp - 16; p++) {
-        *p = STACK_PAINT;
+    for (uintptr_t a = (uintptr_t)__stack_limit; a + 64u < sp; a += 4u) {
+        *(volatile uint32_t *)a = STACK_PAINT;
     }
 }
 
@@ -99,17 +104,17 @@ static char *put_uint(char *p, uint32_t v)
  * reached the guard at the bottom of its reserve. */
 static int check_stack(void)
 {
-    const uint32_t *p = (const uint32_t *)(const void *)__stack_limit;
-    while (p < &_estack && *p == STACK_PAINT) {
-        p++;
+    uintptr_t top = (uintptr_t)&_estack, a = (uintptr_t)__stack_limit;
+    while (a < top && *(const volatile uint32_t *)a == STACK_PAINT) {
+        a += 4u;
     }
-    uint32_t peak = (uint32_t)((const char *)&_estack - (const char *)p);
-    uint32_t reserve = (uint32_t)((const char *)&_estack - __stack_limit);
+    uint32_t peak = (uint32_t)(top - a);
+    uint32_t reserve = (uint32_t)(top - (uintptr_t)__stack_limit);
     int ok = peak + STACK_GUARD <= reserve;
     char line[96];
     char *q = line;
     const char *parts[] = {ok ? "STACK peak=" : "FAIL: stack overflow: peak=", " reserve=", " heap="};
-    const uint32_t values[] = {peak, reserve, (uint32_t)(heap_end - __heap_start)};
+    const uint32_t values[] = {peak, reserve, (uint32_t)((uintptr_t)heap_end - (uintptr_t)__heap_start)};
     for (size_t i = 0; i < 3u; i++) {
         size_t len = strlen(parts[i]);
         memcpy(q, parts[i], len);
@@ -148,7 +153,8 @@ void Reset_Handler(void)
     initialise_monitor_handles();
     static char cmd[KWS_CMDLINE_MAX + 1];
     static char *argv[16];
-    uintptr_t block[2] = {(uintptr_t)cmd, sizeof(cmd) - 1u};
+    /* The size counts the NUL that the debugger writes after the line. */
+    uintptr_t block[2] = {(uintptr_t)cmd, sizeof(cmd)};
     int argc = 0;
     if (semihost(SYS_GET_CMDLINE, block) == 0u) {
         char *p = cmd;
