@@ -1,14 +1,17 @@
-"""WAV reading and writing with explicit, one-line failure reasons.
+"""Audio file reading and writing with explicit, one-line failure reasons.
 
-Decoding is done by libsndfile (via soundfile), but the RIFF chunk headers
-are checked here first: libsndfile silently returns the partial data of a
-truncated file, and a dataset loader must report such a file instead.
-Device-safe: numpy, scipy and soundfile only.
+WAV, FLAC and OGG (Vorbis) are read, at any length from MIN_SECONDS up,
+decoded by libsndfile (via soundfile). A WAV's RIFF chunk headers are
+checked here first: libsndfile silently returns the partial data of a
+truncated WAV, and a dataset loader must report such a file instead
+(libsndfile itself fails on a truncated FLAC or OGG; a decoded length short
+of the header's is reported too). Device-safe: numpy, scipy and soundfile only.
 """
 
 from __future__ import annotations
 
 import io
+import re
 import struct
 from math import gcd
 from pathlib import Path
@@ -20,30 +23,57 @@ import soundfile as sf
 from kwsdk.fileio import atomic_write
 
 MIN_SECONDS = 0.1
+AUDIO_SUFFIXES = (".wav", ".flac", ".ogg")
+_MAGIC = {".wav": (b"RIFF", b"RF64"), ".flac": (b"fLaC",), ".ogg": (b"OggS",)}
 
 
 class AudioError(Exception):
     """A file is not usable audio; the message is a short reason."""
 
 
-def read_wav(path: str | Path, sample_rate: int = 16000, min_seconds: float = MIN_SECONDS) -> np.ndarray:
-    """Read a WAV file as float32 mono in [-1, 1] at `sample_rate`."""
+def is_audio_file(path: Path) -> bool:
+    """A file that kwsdk reads as audio: by its suffix (.wav, .flac, .ogg)."""
+    return path.suffix.lower() in AUDIO_SUFFIXES and path.is_file()
+
+
+def read_audio(path: str | Path, sample_rate: int = 16000, min_seconds: float = MIN_SECONDS) -> np.ndarray:
+    """Read an audio file as float32 mono in [-1, 1] at `sample_rate`."""
+    path = Path(path)
     try:
-        data = Path(path).read_bytes()
+        data = path.read_bytes()
     except OSError as e:
         raise AudioError(f"unreadable: {e.strerror or e}") from None
-    return decode_wav(data, sample_rate, min_seconds)
+    return decode_audio(data, sample_rate, min_seconds, path.suffix)
 
 
-def decode_wav(data: bytes, sample_rate: int = 16000, min_seconds: float = MIN_SECONDS) -> np.ndarray:
-    """Decode the bytes of a WAV file; see read_wav."""
-    _check_riff(data)
+def _check_container(data: bytes, suffix: str, total: int | None = None) -> None:
+    """The file's first bytes are what its suffix says (and a WAV is whole)."""
+    suffix = suffix.lower()
+    if suffix not in _MAGIC:
+        raise AudioError(f"not an audio file (kwsdk reads {', '.join(AUDIO_SUFFIXES)})")
+    if suffix == ".wav":
+        _check_riff(data, total)
+    elif not data:
+        raise AudioError("empty (0-byte file)")
+    elif not data.startswith(_MAGIC[suffix]):
+        raise AudioError(f"not a {suffix[1:]} file")
+
+
+def decode_audio(data: bytes, sample_rate: int = 16000, min_seconds: float = MIN_SECONDS,
+                 suffix: str = ".wav") -> np.ndarray:
+    """Decode the bytes of an audio file of the format `suffix` names; see read_audio."""
+    _check_container(data, suffix)
     try:
-        x, sr = sf.read(io.BytesIO(data), dtype="float32", always_2d=True)
+        f = sf.SoundFile(io.BytesIO(data))
+        with f:
+            x = f.read(dtype="float32", always_2d=True)
+            sr, expected = f.samplerate, f.frames
     except (sf.SoundFileError, RuntimeError, ValueError, TypeError) as e:
         raise AudioError(f"unreadable: {_one_line(e)}") from None
     if len(x) == 0:
         raise AudioError("empty (no audio data)")
+    if len(x) < expected:
+        raise AudioError(f"truncated (header says {expected} samples, decoded {len(x)})")
     if not np.isfinite(x).all():
         raise AudioError("invalid samples (NaN or infinite)")
     seconds = len(x) / sr
@@ -63,8 +93,8 @@ def decode_wav(data: bytes, sample_rate: int = 16000, min_seconds: float = MIN_S
 HEADER_BYTES = 1 << 20  # enough for the chunks before a wav's data chunk
 
 
-def wav_blocks(path: str | Path, sample_rate: int, block: int) -> Iterator[np.ndarray]:
-    """A WAV file as float32 mono blocks of `block` samples at `sample_rate`,
+def audio_blocks(path: str | Path, sample_rate: int, block: int) -> Iterator[np.ndarray]:
+    """An audio file as float32 mono blocks of `block` samples at `sample_rate`,
     decoded block by block so that memory stays small however long the
     file. A file at another rate is decoded whole and resampled. Errors
     (AudioError) name the file; they are raised before the first block."""
@@ -73,7 +103,7 @@ def wav_blocks(path: str | Path, sample_rate: int, block: int) -> Iterator[np.nd
         size = path.stat().st_size
         with open(path, "rb") as f:
             head = f.read(HEADER_BYTES)
-        _check_riff(head, size)
+        _check_container(head, path.suffix, size)
         info = sf.info(str(path))
     except OSError as e:
         raise AudioError(f"{path}: unreadable: {e.strerror or e}") from None
@@ -81,21 +111,24 @@ def wav_blocks(path: str | Path, sample_rate: int, block: int) -> Iterator[np.nd
         raise AudioError(f"{path}: {e}") from None
     except (sf.SoundFileError, RuntimeError, ValueError, TypeError) as e:
         raise AudioError(f"{path}: unreadable: {_one_line(e)}") from None
-    return _wav_blocks(path, sample_rate, block, info.samplerate)
+    return _audio_blocks(path, sample_rate, block, info.samplerate)
 
 
-def _wav_blocks(path: Path, sample_rate: int, block: int, file_rate: int) -> Iterator[np.ndarray]:
+def _audio_blocks(path: Path, sample_rate: int, block: int, file_rate: int) -> Iterator[np.ndarray]:
     if file_rate != sample_rate:
         try:
-            y = read_wav(path, sample_rate)
+            y = read_audio(path, sample_rate)
         except AudioError as e:
             raise AudioError(f"{path}: {e}") from None
         yield from (y[i : i + block] for i in range(0, len(y), block))
         return
-    with sf.SoundFile(str(path)) as f:
-        for x in f.blocks(blocksize=block, dtype="float32", always_2d=True):
-            y = x.mean(axis=1) if x.shape[1] > 1 else x[:, 0]
-            yield np.clip(np.nan_to_num(y), -1.0, 1.0)
+    try:
+        with sf.SoundFile(str(path)) as f:
+            for x in f.blocks(blocksize=block, dtype="float32", always_2d=True):
+                y = x.mean(axis=1) if x.shape[1] > 1 else x[:, 0]
+                yield np.clip(np.nan_to_num(y), -1.0, 1.0)
+    except (sf.SoundFileError, RuntimeError) as e:  # a FLAC or OGG cut short shows only when decoded
+        raise AudioError(f"{path}: unreadable: {_one_line(e)}") from None
 
 
 def write_wav(path: str | Path, audio: np.ndarray, sample_rate: int = 16000) -> None:
@@ -134,4 +167,6 @@ def _check_riff(data: bytes, total: int | None = None) -> None:
 
 
 def _one_line(e: Exception) -> str:
-    return " ".join(str(e).split()) or type(e).__name__
+    # libsndfile names the stream it was given ("Error opening <_io.BytesIO object at 0x...>: "), not the file.
+    text = re.sub(r"Error opening <[^>]*>: ", "", str(e))
+    return " ".join(text.split()) or type(e).__name__

@@ -518,7 +518,7 @@ def build_parser() -> argparse.ArgumentParser:
                                     "kwsdk export --target tflite (run by LiteRT between kwsdk's frontend and "
                                     "detector)")
     dm.add_argument("--source",
-                    help="wav:PATH (exits at its end), stdin (raw s16le mono PCM at the model's rate), "
+                    help="wav:PATH (a .wav, .flac or .ogg file; exits at its end), stdin (raw s16le mono PCM at the model's rate), "
                          "cmd:'arecord -f S16_LE -r 16000 -c 1 -t raw' (run without a shell), or mic / "
                          "mic:NAME (PyAudio; reconnects with backoff if the device disappears)")
     dm.add_argument("--list-devices", action="store_true", help="list the audio input devices and exit")

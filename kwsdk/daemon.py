@@ -8,7 +8,7 @@ LiteRT runs the model between kwsdk's Python frontend and detector
 source and writes one JSON line per event to stdout: {"keyword", "index",
 "score", "time"} with time in seconds of audio since the stream started.
 
-Sources: "wav:PATH" (decoded block by block; as fast as the CPU allows, or
+Sources: "wav:PATH" (a .wav, .flac or .ogg file, decoded block by block; as fast as the CPU allows, or
 paced with --realtime; the daemon exits at its end), "stdin" (raw 16-bit little-endian mono PCM at
 the model's rate), "cmd:COMMAND" (a recorder's raw PCM on its stdout, e.g.
 'arecord -f S16_LE -r 16000 -c 1 -t raw'; run without a shell), "mic" or
@@ -47,7 +47,7 @@ from typing import Callable, Iterable, Iterator, Protocol
 
 import numpy as np
 
-from kwsdk.audio import wav_blocks
+from kwsdk.audio import audio_blocks
 from kwsdk.config import ConfigError
 from kwsdk.frontend.integer import to_pcm16
 
@@ -170,7 +170,7 @@ def open_source(spec: str, sample_rate: int, chunk: int = CHUNK) -> Iterator[np.
     """int16 chunks from a source spec (see the module docstring)."""
     kind, _, arg = spec.partition(":")
     if kind == "wav":
-        return (to_pcm16(b) for b in wav_blocks(arg, sample_rate, chunk))
+        return (to_pcm16(b) for b in audio_blocks(arg, sample_rate, chunk))
     if kind == "stdin":
         return _pcm_bytes(sys.stdin.buffer, chunk)
     if kind == "cmd":

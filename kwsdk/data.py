@@ -1,4 +1,5 @@
-"""Loading a keyword dataset in the Speech Commands layout.
+"""Loading a keyword dataset in the Speech Commands layout (audio files:
+.wav, .flac or .ogg, any length from 0.1 s up).
 
     root/<word>/*.wav                 one folder per word
     root/_background_noise_/*.wav     long noise recordings (any length)
@@ -24,7 +25,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from kwsdk.audio import MIN_SECONDS, AudioError, decode_wav
+from kwsdk.audio import AUDIO_SUFFIXES, MIN_SECONDS, AudioError, decode_audio, is_audio_file
 from kwsdk.config import DataConfig
 from kwsdk.fileio import atomic_write
 from kwsdk.streams import NOISE_TRAIN_FRACTION
@@ -35,7 +36,7 @@ NOISE_DIR = "_background_noise_"
 SPLITS = ("train", "val", "test")
 LIST_FILES = {"val": "validation_list.txt", "test": "testing_list.txt"}
 MAX_NUM_WAVS_PER_CLASS = 2**27 - 1  # from Google's Speech Commands which_set
-CACHE_VERSION = 1  # bump when decoding changes, to invalidate old caches
+CACHE_VERSION = 2  # bump when decoding changes, to invalidate old caches (2: FLAC and OGG)
 
 
 class DataError(Exception):
@@ -230,7 +231,7 @@ def _scan(root: Path, cfg: DataConfig, bad: set[str], lists: dict[str, str] | No
         name = folder.name
         if name == NOISE_DIR:
             # Non-wav files here are ignored: Google ships a README.md in this folder.
-            noise += [r for r in (_rel(root, f) for f in sorted(folder.iterdir()) if _is_wav(f))
+            noise += [r for r in (_rel(root, f) for f in sorted(folder.iterdir()) if is_audio_file(f))
                       if not _skip_bad(r, bad, ds)]
             continue
         if name in cfg.keywords:
@@ -246,8 +247,8 @@ def _scan(root: Path, cfg: DataConfig, bad: set[str], lists: dict[str, str] | No
             rel = _rel(root, f)
             if _skip_bad(rel, bad, ds):
                 continue
-            if not _is_wav(f):
-                ds.skipped.append((rel, "not a .wav file"))
+            if not is_audio_file(f):
+                ds.skipped.append((rel, f"not an audio file ({', '.join(AUDIO_SUFFIXES)})"))
                 continue
             speaker = speaker_id(f.name)
             split = (lists.get(rel, "train") if lists is not None
@@ -261,10 +262,6 @@ def _skip_bad(rel: str, bad: set[str], ds: Dataset) -> bool:
         ds.skipped.append((rel, "in bad list"))
         return True
     return False
-
-
-def _is_wav(path: Path) -> bool:
-    return path.is_file() and path.suffix.lower() == ".wav"
 
 
 def _word(filename: str) -> str:
@@ -319,7 +316,7 @@ def _decode_files(root: Path, jobs: list[tuple[str, float]], sample_rate: int, p
     results: dict[str, Result] = {}
     for rel, min_seconds in tqdm(jobs, desc="decoding", unit="file", file=sys.stderr, disable=not progress):
         try:
-            results[rel] = decode_wav((root / rel).read_bytes(), sample_rate, min_seconds)
+            results[rel] = decode_audio((root / rel).read_bytes(), sample_rate, min_seconds, Path(rel).suffix)
         except OSError as e:
             results[rel] = f"unreadable: {e.strerror or e}"
         except AudioError as e:

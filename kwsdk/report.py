@@ -29,7 +29,7 @@ from pathlib import Path
 import numpy as np
 
 from kwsdk import mcu
-from kwsdk.audio import read_wav
+from kwsdk.audio import read_audio
 from kwsdk.codegen import c_array, render
 from kwsdk.config import ConfigError
 from kwsdk.export import library_sources, load_quantized
@@ -54,7 +54,7 @@ def bench_pcm(sample_rate: int) -> tuple[np.ndarray, str]:
     parts, names = [], []
     for w in BENCH_WORDS:
         f = sorted((root / w).glob("*.wav"))[0]
-        parts.append(clip_pcm16(read_wav(f, sample_rate), sample_rate))
+        parts.append(clip_pcm16(read_audio(f, sample_rate), sample_rate))
         names.append(f"{w}/{f.name}")
     return np.concatenate(parts), ", ".join(names)
 

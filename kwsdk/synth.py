@@ -27,6 +27,7 @@ import soundfile as sf
 from scipy.signal import resample_poly
 from tqdm import tqdm
 
+from kwsdk.audio import AUDIO_SUFFIXES, is_audio_file
 from kwsdk.fileio import atomic_write
 
 SAMPLE_RATE = 16000
@@ -114,9 +115,9 @@ def _list_voices(exe: str) -> tuple[list[str], list[str]]:
 
 
 def _load_noise(noise_dir: Path) -> list[tuple[Path, np.ndarray]]:
-    files = sorted(p for p in Path(noise_dir).iterdir() if p.suffix.lower() == ".wav" and p.is_file())
+    files = sorted(p for p in Path(noise_dir).iterdir() if is_audio_file(p))
     if not files:
-        raise SynthError(f"{noise_dir}: no .wav files to use as noise")
+        raise SynthError(f"{noise_dir}: no audio files ({', '.join(AUDIO_SUFFIXES)}) to use as noise")
     noises = []
     for p in files:
         x, sr = sf.read(p, dtype="float32", always_2d=True)

@@ -12,7 +12,7 @@ import pytest
 import soundfile as sf
 
 import kwsdk.data
-from kwsdk.audio import AudioError, read_wav, wav_blocks, write_wav
+from kwsdk.audio import AudioError, audio_blocks, read_audio, write_wav
 from kwsdk.config import DataConfig
 from kwsdk.data import DataError, load_dataset, speaker_id, which_set
 from kwsdk.streams import NOISE_TRAIN_FRACTION
@@ -84,8 +84,11 @@ BAD = {  # relative path -> expected reason prefix
     "no/b2_nohash_0.wav": "not a wav file",
     "no/b3_nohash_0.wav": "empty",
     "no/b4_nohash_0.wav": "too short (0.05 s < 0.1 s)",
-    "no/b5_nohash_0.txt": "not a .wav file",
+    "no/b5_nohash_0.txt": "not an audio file (.wav, .flac, .ogg)",
     "no/b6_nohash_0.wav": "empty",
+    "no/b7_nohash_0.flac": "unreadable: ",  # cut in half
+    "no/b8_nohash_0.flac": "not a flac file",  # a wav named .flac
+    "no/b9_nohash_0.ogg": "unreadable: ",  # cut in half
 }
 
 
@@ -104,6 +107,9 @@ def corpus(tmp_path: Path) -> Path:
     put_sf(y / "a8_nohash_0.wav", np.stack([np.full(SR, 16384), np.full(SR, -8192)], 1).astype(np.int16))
     put_sf(y / "a9_nohash_0.wav", int16(sine(1000, 44100)), 44100)
     put_sf(y / "a0_nohash_0.wav", int16(sine(1000, 8000)), 8000)
+    put_sf(y / "f1_nohash_0.flac", GOOD16)
+    put_sf(y / "o1_nohash_0.ogg", sine(440, SR), subtype="VORBIS")
+    put_sf(y / "l1_nohash_0.flac", np.tile(GOOD16, 4))  # 4 s: clips of any length are read whole
     n = root / "no"
     put_sf(n / "n1_nohash_0.wav", GOOD16)
     put(n / "b1_nohash_0.wav", riff(GOOD16.tobytes(), 16)[:1200])
@@ -112,6 +118,11 @@ def corpus(tmp_path: Path) -> Path:
     put_sf(n / "b4_nohash_0.wav", GOOD16[:800])
     put(n / "b5_nohash_0.txt", b"notes")
     put(n / "b6_nohash_0.wav", b"")
+    put_sf(n / "b7_nohash_0.flac", GOOD16)
+    put(n / "b7_nohash_0.flac", (n / "b7_nohash_0.flac").read_bytes()[:1500])
+    put(n / "b8_nohash_0.flac", (n / "n1_nohash_0.wav").read_bytes())
+    put_sf(n / "b9_nohash_0.ogg", sine(440, SR), subtype="VORBIS")
+    put(n / "b9_nohash_0.ogg", (n / "b9_nohash_0.ogg").read_bytes()[:2000])
     put_sf(root / "bed" / "c1_nohash_0.wav", GOOD16)
     put_sf(root / "_unknown_" / "cat_c2_nohash_0.wav", GOOD16)
     put_sf(root / "_background_noise_" / "white.wav",
@@ -149,7 +160,7 @@ def test_corpus_every_case(corpus: Path):
     assert ds.report()["n_skipped"] == len(BAD)
 
     clips = by_rel(ds)
-    assert len(clips) == 13  # the run went on past every bad file
+    assert len(clips) == 16  # the run went on past every bad file
     a = {rel.split("/")[1][:2]: c.audio for rel, c in clips.items() if rel.startswith("yes/")}
     assert all(x.dtype == np.float32 and x.ndim == 1 for x in a.values())
     np.testing.assert_array_equal(a["a1"], GOOD16 / np.float32(32768))
@@ -159,6 +170,9 @@ def test_corpus_every_case(corpus: Path):
     for k in ("a5", "a6", "a7"):
         np.testing.assert_allclose(a[k][:4], [0.25, -0.5, 1.0, 0.0])
     np.testing.assert_array_equal(a["a8"], np.full(SR, 0.125, np.float32))  # mean of 0.5 and -0.25
+    np.testing.assert_array_equal(a["f1"], GOOD16 / np.float32(32768))  # FLAC: lossless
+    np.testing.assert_array_equal(a["l1"], np.tile(GOOD16, 4) / np.float32(32768))
+    assert len(a["o1"]) == SR and peak_hz(a["o1"], SR) == 440.0  # OGG Vorbis: lossy
     for k in ("a9", "a0"):  # 44.1 kHz and 8 kHz, resampled
         assert len(a[k]) == SR
         assert peak_hz(a[k], SR) == 1000.0
@@ -172,40 +186,42 @@ def test_corpus_every_case(corpus: Path):
     assert sum(sum(v.values()) for v in ds.counts().values()) == len(ds.clips)
 
 
-def test_wav_blocks_stream_what_read_wav_reads(corpus: Path):
-    """The daemon's block-by-block decoding gives read_wav's samples for every
-    good file (any width, channels, rate), and its errors name the file."""
-    for path in sorted(corpus.glob("yes/*.wav")):
-        whole = read_wav(path)
-        blocks = list(wav_blocks(path, SR, 1000))
+def test_audio_blocks_stream_what_read_audio_reads(corpus: Path):
+    """The daemon's block-by-block decoding gives read_audio's samples for
+    every good file (any format, width, channels, rate), and its errors name
+    the file: before the first block, or where a file turns out cut short."""
+    for path in sorted(corpus.glob("yes/*")):
+        whole = read_audio(path)
+        blocks = list(audio_blocks(path, SR, 1000))
         assert all(len(b) == 1000 for b in blocks[:-1]), path
         np.testing.assert_array_equal(np.concatenate(blocks), whole, err_msg=str(path))
-    for rel in ("no/b1_nohash_0.wav", "no/b2_nohash_0.wav", "no/b3_nohash_0.wav"):
+    for rel in ("no/b1_nohash_0.wav", "no/b2_nohash_0.wav", "no/b3_nohash_0.wav", "no/b7_nohash_0.flac",
+                "no/b8_nohash_0.flac", "no/b9_nohash_0.ogg"):
         with pytest.raises(AudioError, match=f"^{corpus / rel}: {BAD[rel][:8]}"):
-            wav_blocks(corpus / rel, SR, 1000)
+            list(audio_blocks(corpus / rel, SR, 1000))
     with pytest.raises(AudioError, match="unreadable"):
-        wav_blocks(corpus / "missing.wav", SR, 1000)
+        audio_blocks(corpus / "missing.wav", SR, 1000)
 
 
 def test_wavex_fixture_is_extensible(corpus: Path):
     assert (corpus / "yes/a7_nohash_0.wav").read_bytes()[20:22] == b"\xfe\xff"
 
 
-def test_read_wav_errors_and_write_roundtrip(tmp_path: Path):
+def test_read_audio_errors_and_write_roundtrip(tmp_path: Path):
     with pytest.raises(AudioError, match="^unreadable: "):
-        read_wav(tmp_path / "missing.wav")
+        read_audio(tmp_path / "missing.wav")
     put(tmp_path / "x.wav", riff(b"\x00" * 100, 16, fmt_tag=0x1234))
     with pytest.raises(AudioError, match="^unreadable: "):
-        read_wav(tmp_path / "x.wav")
+        read_audio(tmp_path / "x.wav")
     write_wav(tmp_path / "short.wav", np.zeros(100))
     with pytest.raises(AudioError, match="too short"):
-        read_wav(tmp_path / "short.wav")
-    assert len(read_wav(tmp_path / "short.wav", min_seconds=0)) == 100
+        read_audio(tmp_path / "short.wav")
+    assert len(read_audio(tmp_path / "short.wav", min_seconds=0)) == 100
     x = np.r_[sine(440, SR), [1.5, -1.5]]
     write_wav(tmp_path / "out.wav", x)
     info = sf.info(tmp_path / "out.wav")
     assert (info.subtype, info.samplerate, info.channels) == ("PCM_16", SR, 1)
-    y = read_wav(tmp_path / "out.wav")
+    y = read_audio(tmp_path / "out.wav")
     np.testing.assert_allclose(y, np.clip(x, -1, 1), atol=1 / 32767)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["out.wav", "short.wav", "x.wav"]  # no temp files
 
@@ -346,7 +362,7 @@ def test_cache_hit_is_identical(corpus: Path, tmp_path: Path, monkeypatch: pytes
         raise AssertionError("cache miss")
 
     with monkeypatch.context() as m:
-        m.setattr(kwsdk.data, "decode_wav", must_not_decode)
+        m.setattr(kwsdk.data, "decode_audio", must_not_decode)
         hit = load(corpus, cache_dir=cache, silence_clips_from_noise=2)
     assert_same(first, hit)
 

@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from kwsdk.audio import AudioError, read_wav
+from kwsdk.audio import AudioError, is_audio_file, read_audio
 from kwsdk.config import FeatureConfig, VadConfig
 from kwsdk.frontend.cfrontend import CFrontend
 from kwsdk.frontend.features import Frontend
@@ -46,14 +46,14 @@ class _Totals:
 
 
 def list_clips(root: Path) -> list[Path]:
-    return sorted(p for p in Path(root).rglob("*.wav") if NOISE_DIR not in p.relative_to(root).parts)
+    return sorted(p for p in Path(root).rglob("*") if is_audio_file(p) and NOISE_DIR not in p.relative_to(root).parts)
 
 
 def load_noise(root: Path, sample_rate: int) -> list[np.ndarray]:
     out = []
-    for p in sorted((Path(root) / NOISE_DIR).glob("*.wav")):
+    for p in sorted(p for p in (Path(root) / NOISE_DIR).glob("*") if is_audio_file(p)):
         try:
-            out.append(read_wav(p, sample_rate))
+            out.append(read_audio(p, sample_rate))
         except AudioError:
             continue
     return out
@@ -85,7 +85,7 @@ def frontend_check(data: Path, cfg: FeatureConfig, vad_cfg: VadConfig | None = N
         for i, path in enumerate(tqdm(clips, desc="frontend-check", unit="clip", disable=not progress)):
             rel = str(path.relative_to(data))
             try:
-                audio = read_wav(path, cfg.sample_rate)
+                audio = read_audio(path, cfg.sample_rate)
             except AudioError as e:
                 skipped.append({"file": rel, "reason": str(e)})
                 continue
