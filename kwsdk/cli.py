@@ -97,7 +97,8 @@ def cmd_eval(args) -> int:
 
     if args.stream:
         res = evaluate.eval_stream_run(Path(args.run), Path(args.data), args.split, args.minutes, args.seed,
-                                       args.threshold, _cache(args), not args.quiet, args.frontend, args.snr)
+                                       args.threshold, _cache(args), not args.quiet, args.frontend, args.snr,
+                                       [Path(d) for d in args.negatives or []], args.negatives_split)
 
         def summary(r):
             d = r["distinct_clips"]
@@ -111,6 +112,19 @@ def cmd_eval(args) -> int:
             print(f"false accepts heard on: {causes}" + (f" (spoken->detected: {pairs})" if pairs else ""))
             print(f"best recall at <= 2 false accepts/hour: {r['best_recall_at_2_fa_per_hour']:.4f}")
             print(f"curve: {r['curve_png']}")
+            if "negatives" in r:
+                n = r["negatives"]
+                print(f"real speech without keywords ({n['split']} split), at threshold {r['threshold']:g}: "
+                      f"{n['false_accepts']} false accepts in {n['hours']:.2f} h = {n['false_accepts_per_hour']:.2f}/h")
+                for src in n["sources"]:
+                    kws = ", ".join(f"{k} {v}" for k, v in src["by_keyword"].items())
+                    print(f"  {src['folder']}: {src['files']} files, {src['hours']:.2f} h, {src['false_accepts']} "
+                          f"false accepts = {src['false_accepts_per_hour']:.2f}/h" + (f" ({kws})" if kws else ""))
+                if n["skipped"]:
+                    print(f"  skipped {len(n['skipped'])} unusable files (listed in the JSON)")
+                at = ", ".join(f"{v:.3f} at {k}/h" for k, v in r["recall_at_negative_fa_per_hour"].items())
+                print(f"keyword recall at false accepts per hour on real speech: {at}")
+                print(f"DET curve: {r['det_png']}")
     else:
         res = evaluate.eval_clips(Path(args.run), Path(args.data), args.split, _cache(args), not args.quiet,
                                   args.frontend)
@@ -383,6 +397,13 @@ def build_parser() -> argparse.ArgumentParser:
     e.add_argument("--frontend", choices=["float", "integer"],
                    help="feed the model these features instead of the run's own (e.g. 'integer' to "
                         "measure what the device's fixed-point frontend costs a float-trained model)")
+    e.add_argument("--negatives", action="append", metavar="DIR",
+                   help="stream: also measure false accepts per hour on a folder of real speech that holds no "
+                        "keyword (any layout, .wav/.flac/.ogg, split by speaker like the clips); every file of "
+                        "the split once, joined with gaps over the stream's noise. Repeat for several folders; "
+                        "adds the DET curve (det_SPLIT.png)")
+    e.add_argument("--negatives-split", choices=["test", "val", "train", "all"],
+                   help="the negatives' split (default: --split); 'all' for a model that never trained on them")
     e.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     _common(e)
     e.set_defaults(func=cmd_eval)

@@ -104,7 +104,12 @@ def which_set(filename: str | Path, val_percent: float, test_percent: float, sal
     A non-empty salt is prefixed to the speaker id: data cut from Google's own
     test partition would otherwise fall entirely into one split.
     """
-    digest = hashlib.sha1((salt + speaker_id(filename)).encode("utf-8")).hexdigest()
+    return speaker_split(speaker_id(filename), val_percent, test_percent, salt)
+
+
+def speaker_split(speaker: str, val_percent: float, test_percent: float, salt: str = "") -> str:
+    """which_set for a speaker id however it was found (see kwsdk.negatives)."""
+    digest = hashlib.sha1((salt + speaker).encode("utf-8")).hexdigest()
     percent = (int(digest, 16) % (MAX_NUM_WAVS_PER_CLASS + 1)) * (100.0 / MAX_NUM_WAVS_PER_CLASS)
     if percent < val_percent:
         return "val"
@@ -134,7 +139,7 @@ def load_dataset(root: str | Path, cfg: DataConfig, sample_rate: int = 16000, pr
         noise_rels = []
     clips = _limit_per_label(root, clips, cfg.max_per_class)
     jobs = [(_rel(root, c.path), MIN_SECONDS) for c in clips] + [(r, 0.0) for r in noise_rels]
-    results = _decode(root, jobs, sample_rate, progress, None if cache_dir is None else Path(cache_dir))
+    results = decode_files(root, jobs, sample_rate, progress, None if cache_dir is None else Path(cache_dir))
 
     for c in clips:
         rel = _rel(root, c.path)
@@ -291,9 +296,10 @@ def _limit_per_label(root: Path, clips: list[Clip], n: int) -> list[Clip]:
 Result = np.ndarray | str  # decoded audio, or the reason it could not be used
 
 
-def _decode(root: Path, jobs: list[tuple[str, float]], sample_rate: int, progress: bool,
-            cache_dir: Path | None) -> dict[str, Result]:
-    """Decode every (relative path, min_seconds) job, through the cache when one is given."""
+def decode_files(root: Path, jobs: list[tuple[str, float]], sample_rate: int, progress: bool,
+                 cache_dir: Path | None) -> dict[str, Result]:
+    """Decode every (path relative to root, min_seconds) job, through the cache
+    when one is given: relative path -> audio, or the reason it is unusable."""
     if cache_dir is None:
         return _decode_files(root, jobs, sample_rate, progress)
     # Keyed by content, not size/mtime: copies and touched files still hit,

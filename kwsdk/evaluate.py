@@ -15,6 +15,7 @@ from kwsdk.fileio import atomic_write
 from kwsdk.frontend import make_frontend
 from kwsdk.metrics import score_events
 from kwsdk.models import KWSModel
+from kwsdk.negatives import Negatives, NegativeStream, load_negatives, negative_stream
 from kwsdk.streams import StreamBuilder, eval_stream, noise_segments, prepare
 from kwsdk.train import clip_features, evaluate_clips, load_model
 
@@ -116,19 +117,23 @@ def stream_curve(post, truth, cats, det: DetectorConfig, fps: float, sr: int, se
     return curve
 
 
-def stream_builder(cfg: RunConfig, cats, clips, noise, snr_db: tuple[float, float] | None = EVAL_SNR_DB) -> StreamBuilder:
-    """Builds the evaluation stream from a split's clips and the held-out noise,
-    at an SNR drawn per 30 s chunk from the range snr_db.
+def eval_noise(noise, snr_db: tuple[float, float] | None) -> tuple[list[np.ndarray], AugmentConfig]:
+    """The evaluation streams' noise (the held-out part of each noise file)
+    and mixing settings, at an SNR drawn from the range snr_db.
 
-    snr_db None: the same stream (same words at the same times) with silent
-    noise, which leaves the builder's random draws as they are.
+    snr_db None: silent noise segments, which give the same stream (same words
+    at the same times) without noise and leave the random draws as they are.
     """
     segs = noise_segments(noise, "eval")
-    aug = EVAL_AUGMENT
     if snr_db is None:
-        segs = [np.zeros_like(s) for s in segs]
-    else:
-        aug = dataclasses.replace(EVAL_AUGMENT, snr_db_min=snr_db[0], snr_db_max=snr_db[1])
+        return [np.zeros_like(s) for s in segs], EVAL_AUGMENT
+    return segs, dataclasses.replace(EVAL_AUGMENT, snr_db_min=snr_db[0], snr_db_max=snr_db[1])
+
+
+def stream_builder(cfg: RunConfig, cats, clips, noise, snr_db: tuple[float, float] | None = EVAL_SNR_DB) -> StreamBuilder:
+    """Builds the evaluation stream from a split's clips and the held-out noise
+    (eval_noise), at an SNR drawn per 30 s chunk."""
+    segs, aug = eval_noise(noise, snr_db)
     return StreamBuilder(prepare(clips, cats, cfg.features.sample_rate), segs, cats, cfg.features, EVAL_STREAM, aug)
 
 
@@ -160,9 +165,59 @@ def calibrate(run_dir: Path, model: KWSModel, cfg: RunConfig, cats, clips, noise
     return det
 
 
+NEGATIVE_RATES = (0.5, 1.0, 2.0, 5.0)  # false accepts per hour on real speech at which recall is read
+
+
+def featurize(frontend, audio: np.ndarray, chunk: int = 480_000) -> np.ndarray:
+    """Features of one long recording, streamed in chunks (bounded memory)."""
+    frontend.reset()
+    feats = [frontend.process(audio[i : i + chunk]) for i in range(0, len(audio), chunk)]
+    frontend.reset()
+    return np.concatenate(feats)
+
+
+def negative_counts(post: np.ndarray, ns: NegativeStream, cats, det: DetectorConfig, fps: float,
+                    sr: int) -> dict:
+    """Every event on the negatives stream is a false accept: counted per
+    source folder (the file playing, or the gap after it) and per keyword."""
+    hours = ns.seconds_per_source / sr / 3600.0
+    events = detect(post, cats, det, fps)
+    src = ns.sources[ns.piece_at(np.array([int(e.time * sr) - 1 for e in events], np.int64))]
+    sources = []
+    for i, name in enumerate(ns.source_names):
+        mine = [e for e, s in zip(events, src) if s == i]
+        by_kw: dict[str, int] = {}
+        for e in mine:
+            by_kw[cats[e.keyword]] = by_kw.get(cats[e.keyword], 0) + 1
+        sources.append({"folder": name, "files": int((ns.sources == i).sum()), "hours": float(hours[i]),
+                        "false_accepts": len(mine), "false_accepts_per_hour": len(mine) / hours[i],
+                        "by_keyword": dict(sorted(by_kw.items(), key=lambda kv: (-kv[1], kv[0])))})
+    total = float(hours.sum())
+    return {"hours": total, "false_accepts": len(events), "false_accepts_per_hour": len(events) / total,
+            "sources": sources}
+
+
+def eval_negatives(model: KWSModel, cfg: RunConfig, cats, neg: Negatives, split: str, noise,
+                   snr_db: tuple[float, float] | None, seed: int) -> tuple[np.ndarray, NegativeStream]:
+    """Posteriors over the negatives stream of `split` (state carried throughout)."""
+    segs, aug = eval_noise(noise, snr_db)
+    ns = negative_stream(neg.split(split), neg.sources, segs, cfg.features.sample_rate, aug, seed)
+    return stream_posteriors(model, featurize(make_frontend(cfg.features), ns.audio)), ns
+
+
+def recall_at_rates(curve: list[dict], key: str, rates=NEGATIVE_RATES) -> dict[str, float]:
+    """The best keyword recall among the curve's thresholds whose `key`
+    (false accepts per hour) is at most each rate."""
+    return {f"{r:g}": max((c["recall"] for c in curve if c[key] <= r), default=0.0) for r in rates}
+
+
 def eval_stream_run(run_dir: Path, data_dir: Path, split: str, minutes: float, seed: int,
                     threshold: float | None, cache_dir: Path | None, progress: bool,
-                    frontend: str | None = None, snr_db: tuple[float, float] | None = EVAL_SNR_DB) -> dict:
+                    frontend: str | None = None, snr_db: tuple[float, float] | None = EVAL_SNR_DB,
+                    negatives: list[Path] | None = None, negatives_split: str | None = None) -> dict:
+    """`negatives`: folders of real speech without keywords (kwsdk.negatives),
+    scored on their `negatives_split` (default: `split`) beside the keyword
+    stream: false accepts per hour per folder, and the DET curve."""
     cfg, cats, model, ds, clips = load_run_and_split(run_dir, data_dir, split, cache_dir, progress, frontend)
     es = build_stream(cfg, cats, clips, ds.noise, minutes, seed, snr_db)
     post = stream_posteriors(model, es.features)
@@ -172,6 +227,18 @@ def eval_stream_run(run_dir: Path, data_dir: Path, split: str, minutes: float, s
     fps, sr = cfg.features.frames_per_second, cfg.features.sample_rate
     res = score_events(detect(post, cats, det, fps), es.truth, cats, sr, es.seconds)
     curve = stream_curve(post, es.truth, cats, det, fps, sr, es.seconds)
+    if negatives:
+        neg = load_negatives(negatives, cfg.data, sr, progress, cache_dir)
+        nsplit = negatives_split or split
+        npost, ns = eval_negatives(model, cfg, cats, neg, nsplit, ds.noise, snr_db, seed)
+        for point in curve:
+            n = negative_counts(npost, ns, cats, dataclasses.replace(det, threshold=point["threshold"], thresholds={}),
+                                fps, sr)
+            point["negatives_false_accepts_per_hour"] = n["false_accepts_per_hour"]
+            point["negatives_by_source"] = {s["folder"]: s["false_accepts_per_hour"] for s in n["sources"]}
+        res["negatives"] = {**negative_counts(npost, ns, cats, det, fps, sr), "split": nsplit,
+                            "skipped": [{"path": p, "reason": r} for p, r in neg.skipped]}
+        res["recall_at_negative_fa_per_hour"] = recall_at_rates(curve, "negatives_false_accepts_per_hour")
     unknown = cats.index(UNKNOWN)
     res.update(split=split, frontend=cfg.features.frontend, snr_db=list(snr_db) if snr_db else None,
                threshold=det.threshold, smooth_frames=det.smooth_frames,
@@ -184,6 +251,10 @@ def eval_stream_run(run_dir: Path, data_dir: Path, split: str, minutes: float, s
     png = Path(run_dir) / f"stream_{split}.png"
     save_curve_png(curve, res, png)
     res["curve_png"] = str(png)
+    if negatives:
+        png = Path(run_dir) / f"det_{split}.png"
+        save_det_png(curve, res, png)
+        res["det_png"] = str(png)
     return res
 
 
@@ -200,5 +271,31 @@ def save_curve_png(curve: list[dict], res: dict, path: Path) -> None:
                  f"{noise_label(res['snr_db'])}")
     ax.grid(True, alpha=0.3)
     ax.legend()
+    fig.tight_layout()
+    _save_png(plt, fig, path)
+
+
+def save_det_png(curve: list[dict], res: dict, path: Path) -> None:
+    """DET curve: keyword misses on the keyword stream against false accepts
+    per hour on the real-speech negatives, in total and per folder."""
+    plt = _pyplot()
+    neg = res["negatives"]
+    fig, ax = plt.subplots(figsize=(6.5, 4.5))
+    miss = [1.0 - c["recall"] for c in curve]
+    ax.plot([c["negatives_false_accepts_per_hour"] for c in curve], miss, ".-", color="black",
+            label=f"all negatives ({neg['hours']:.2f} h)")
+    for s in neg["sources"]:
+        ax.plot([c["negatives_by_source"][s["folder"]] for c in curve], miss, "--", alpha=0.7,
+                label=f"{Path(s['folder']).name} ({s['hours']:.2f} h)")
+    ax.plot([neg["false_accepts_per_hour"]], [1.0 - res["recall"]], "o", color="red",
+            label=f"threshold {res['threshold']:g}")
+    # One false accept in the hours heard is the smallest non-zero rate: below it, zero.
+    ax.set_xscale("symlog", linthresh=min(0.5, 1.0 / max(neg["hours"], 1e-9)))
+    ax.set_xlabel(f"false accepts per hour on real speech without keywords ({neg['split']} split)")
+    ax.set_ylabel("keyword miss rate (keyword stream)")
+    ax.set_ylim(0, 1)
+    ax.set_title(f"DET: {res['keywords_spoken']} keywords, {noise_label(res['snr_db'])}")
+    ax.grid(True, alpha=0.3)
+    ax.legend(fontsize=8)
     fig.tight_layout()
     _save_png(plt, fig, path)

@@ -76,6 +76,30 @@ def noise_segments(noise: list[np.ndarray], part: str) -> list[np.ndarray]:
     return segs
 
 
+def background(rng: np.random.Generator, noise: list[np.ndarray], n: int, prob: float) -> np.ndarray:
+    """n samples of unit-RMS noise from a random place in a random noise
+    segment (looped if short), with probability `prob`; else silence."""
+    if not noise or rng.random() >= prob:
+        return np.zeros(n, np.float32)
+    src = noise[rng.integers(len(noise))]
+    if len(src) <= n:  # loop short noise
+        src = np.tile(src, n // len(src) + 2)
+    start = rng.integers(len(src) - n)
+    seg = src[start : start + n]
+    return seg / (np.sqrt(np.mean(seg.astype(np.float64) ** 2)) + 1e-9)  # unit RMS
+
+
+def mix(rng: np.random.Generator, speech: np.ndarray, ref: float, bg: np.ndarray, aug: AugmentConfig) -> np.ndarray:
+    """Speech plus unit-RMS noise at an SNR drawn from aug's range against
+    the speech's RMS `ref`, at a random overall level (float32)."""
+    snr = rng.uniform(aug.snr_db_min, aug.snr_db_max)
+    x = speech + bg * np.float32(ref / 10 ** (snr / 20))
+    peak = float(np.max(np.abs(x))) + 1e-9
+    level = 10 ** (rng.uniform(aug.gain_db_min, aug.gain_db_max) / 20)
+    # Random overall level relative to a -1 dBFS peak; > 0 dB clips like a real ADC.
+    return np.clip(x * np.float32(0.89 * level / peak), -1.0, 1.0).astype(np.float32)
+
+
 class StreamBuilder:
     def __init__(self, utterances: list[Utterance], noise: list[np.ndarray], categories: list[str],
                  feat: FeatureConfig, stream: StreamConfig, aug: AugmentConfig):
@@ -101,16 +125,6 @@ class StreamBuilder:
         else:
             pool = self.silences
         return pool[rng.integers(len(pool))] if pool else None
-
-    def _background(self, rng: np.random.Generator, n: int) -> np.ndarray:
-        if not self.noise or rng.random() >= self.aug.noise_prob:
-            return np.zeros(n, np.float32)
-        src = self.noise[rng.integers(len(self.noise))]
-        if len(src) <= n:  # loop short noise
-            src = np.tile(src, n // len(src) + 2)
-        start = rng.integers(len(src) - n)
-        seg = src[start : start + n]
-        return seg / (np.sqrt(np.mean(seg.astype(np.float64) ** 2)) + 1e-9)  # unit RMS
 
     def _perturb(self, rng: np.random.Generator, u: Utterance) -> tuple[np.ndarray, int, int]:
         """Random speed (linear-interpolation resampling) and gain of one utterance."""
@@ -145,17 +159,11 @@ class StreamBuilder:
                 placed.append(Placed(u.label, pos + onset, pos + offset))
                 speech_power.append(np.mean(a[onset:offset].astype(np.float64) ** 2))
             pos += len(a) + int(rng.uniform(self.stream.gap_min, self.stream.gap_max) * sr)
-        bg = self._background(rng, n)
+        bg = background(rng, self.noise, n, self.aug.noise_prob)
         if rng.random() < self.stream.digital_silence_prob:
             bg[:] = 0
         ref = np.sqrt(np.mean(speech_power)) if speech_power else 10 ** (rng.uniform(-50, -20) / 20)
-        snr = rng.uniform(self.aug.snr_db_min, self.aug.snr_db_max)
-        x = speech + bg * np.float32(ref / 10 ** (snr / 20))
-        peak = float(np.max(np.abs(x))) + 1e-9
-        level = 10 ** (rng.uniform(self.aug.gain_db_min, self.aug.gain_db_max) / 20)
-        # Random overall level relative to a -1 dBFS peak; > 0 dB clips like a real ADC.
-        x = np.clip(x * np.float32(0.89 * level / peak), -1.0, 1.0)
-        return x.astype(np.float32), placed
+        return mix(rng, speech, ref, bg, self.aug), placed
 
     def targets(self, placed: list[Placed], n_frames: int) -> np.ndarray:
         hop = self.feat.hop_size
