@@ -57,12 +57,13 @@ def cmd_train(args) -> int:
                                  ("epochs", "train", "epochs"), ("seed", "train", "seed"),
                                  ("threads", "train", "threads"), ("cell", "model", "cell"),
                                  ("hidden", "model", "hidden"), ("layers", "model", "layers"),
-                                 ("teacher", "train", "teacher"), ("extra_data", "data", "extra_dirs")]:
+                                 ("teacher", "train", "teacher"), ("extra_data", "data", "extra_dirs"),
+                                 ("negatives", "data", "negatives_dirs")]:
         value = getattr(args, attr)
         if value is not None:
             if attr == "teacher":  # the run folder records where its teacher is, from anywhere
                 value = str(Path(value).resolve())
-            if attr == "extra_data":
+            if attr in ("extra_data", "negatives"):
                 value = [str(Path(v).resolve()) for v in value]
             setattr(getattr(cfg, section), field, value)
     metrics = train(Path(args.data), Path(args.out), cfg, _cache(args), progress=not args.quiet, log=log)
@@ -359,6 +360,12 @@ def build_parser() -> argparse.ArgumentParser:
                    help="a Speech Commands-layout folder whose clips are used for training only, never for "
                         "validation or test, e.g. non-keyword words from `kwsdk synth` as extra negatives "
                         "(repeatable)")
+    t.add_argument("--negatives", action="append", metavar="DIR",
+                   help="a folder of real speech that holds no keyword (any layout and length, e.g. LibriSpeech "
+                        "or other wake phrases; repeatable). Split by speaker: its training split plays in the "
+                        "training streams as non-keyword speech (stream.p_negative of the word slots), and its "
+                        "training and validation splits calibrate the detection threshold; the test split is "
+                        "left for `eval --stream --negatives`")
     t.add_argument("--frontend", choices=["float", "integer"],
                    help="features to train on: the float reference (default) or the device's bit-exact "
                         "integer frontend")

@@ -100,6 +100,10 @@ class DataConfig:
     # Speech Commands-layout folders whose clips are used for training only
     # (never validation or test): e.g. `kwsdk synth` words as extra negatives.
     extra_dirs: list[str] = field(default_factory=list)
+    # Folders of real speech that holds no keyword (any layout; kwsdk.negatives),
+    # split by speaker: the train split goes into the training streams
+    # (StreamConfig.p_negative), train and val calibrate the threshold.
+    negatives_dirs: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -131,6 +135,11 @@ class StreamConfig:
     target_start: float = 0.5
     target_tail: float = 0.1
     digital_silence_prob: float = 0.05
+    # With negatives (DataConfig.negatives_dirs): the share of utterance slots
+    # that play a crop of real speech, labelled `_unknown_` on every frame.
+    p_negative: float = 0.25
+    negative_min_s: float = 1.0
+    negative_max_s: float = 3.0
 
 
 @dataclass

@@ -15,7 +15,7 @@ from kwsdk.fileio import atomic_write
 from kwsdk.frontend import make_frontend
 from kwsdk.metrics import score_events
 from kwsdk.models import KWSModel
-from kwsdk.negatives import Negatives, NegativeStream, load_negatives, negative_stream
+from kwsdk.negatives import NegativeFile, NegativeStream, load_negatives, negative_stream
 from kwsdk.streams import StreamBuilder, eval_stream, noise_segments, prepare
 from kwsdk.train import clip_features, evaluate_clips, load_model
 
@@ -149,16 +149,27 @@ def build_stream(cfg: RunConfig, cats, clips, noise, minutes: float, seed: int,
 
 
 def calibrate(run_dir: Path, model: KWSModel, cfg: RunConfig, cats, clips, noise, minutes: float,
-              target_fa_per_hour: float, seed: int = 1) -> DetectorConfig:
-    """Lowest threshold whose false accepts per hour on a validation stream meet the target.
+              target_fa_per_hour: float, seed: int = 1, negatives: list[NegativeFile] = (),
+              negative_sources: list[str] = ()) -> DetectorConfig:
+    """Lowest threshold whose false accepts per hour meet the target on a
+    validation stream and, given `negatives` (files of real speech from the
+    training side: never the test split), on their stream too.
 
     Writes the result to RUN/detector.json, which eval and export use.
     """
     es = build_stream(cfg, cats, clips, noise, minutes, seed)
     post = stream_posteriors(model, es.features)
-    curve = stream_curve(post, es.truth, cats, cfg.detector, cfg.features.frames_per_second,
-                         cfg.features.sample_rate, es.seconds)
-    ok = [c for c in curve if c["false_accepts_per_hour"] <= target_fa_per_hour]
+    fps, sr = cfg.features.frames_per_second, cfg.features.sample_rate
+    curve = stream_curve(post, es.truth, cats, cfg.detector, fps, sr, es.seconds)
+    if negatives:
+        npost, ns = eval_negatives(model, cfg, cats, list(negatives), list(negative_sources), noise, EVAL_SNR_DB,
+                                   seed)
+        for c in curve:
+            d = dataclasses.replace(cfg.detector, threshold=c["threshold"], thresholds={})
+            c["negatives_false_accepts_per_hour"] = negative_counts(npost, ns, cats, d, fps, sr)[
+                "false_accepts_per_hour"]
+    ok = [c for c in curve if c["false_accepts_per_hour"] <= target_fa_per_hour
+          and c.get("negatives_false_accepts_per_hour", 0.0) <= target_fa_per_hour]
     thr = ok[0]["threshold"] if ok else float(SWEEP[-1])
     det = dataclasses.replace(cfg.detector, threshold=thr)
     save_detector(run_dir, det)
@@ -197,11 +208,11 @@ def negative_counts(post: np.ndarray, ns: NegativeStream, cats, det: DetectorCon
             "sources": sources}
 
 
-def eval_negatives(model: KWSModel, cfg: RunConfig, cats, neg: Negatives, split: str, noise,
+def eval_negatives(model: KWSModel, cfg: RunConfig, cats, files: list[NegativeFile], sources: list[str], noise,
                    snr_db: tuple[float, float] | None, seed: int) -> tuple[np.ndarray, NegativeStream]:
-    """Posteriors over the negatives stream of `split` (state carried throughout)."""
+    """Posteriors over the stream of these negatives files (state carried throughout)."""
     segs, aug = eval_noise(noise, snr_db)
-    ns = negative_stream(neg.split(split), neg.sources, segs, cfg.features.sample_rate, aug, seed)
+    ns = negative_stream(files, sources, segs, cfg.features.sample_rate, aug, seed)
     return stream_posteriors(model, featurize(make_frontend(cfg.features), ns.audio)), ns
 
 
@@ -230,7 +241,7 @@ def eval_stream_run(run_dir: Path, data_dir: Path, split: str, minutes: float, s
     if negatives:
         neg = load_negatives(negatives, cfg.data, sr, progress, cache_dir)
         nsplit = negatives_split or split
-        npost, ns = eval_negatives(model, cfg, cats, neg, nsplit, ds.noise, snr_db, seed)
+        npost, ns = eval_negatives(model, cfg, cats, neg.split(nsplit), neg.sources, ds.noise, snr_db, seed)
         for point in curve:
             n = negative_counts(npost, ns, cats, dataclasses.replace(det, threshold=point["threshold"], thresholds={}),
                                 fps, sr)

@@ -48,6 +48,7 @@ class Utterance:
     label: int  # category index
     onset: int  # word onset within audio (samples)
     offset: int
+    whole: bool = False  # labelled from its onset (real speech), no frames ignored
 
 
 @dataclass
@@ -55,6 +56,7 @@ class Placed:
     label: int
     onset: int  # in stream samples
     offset: int
+    whole: bool = False
 
 
 def prepare(clips, categories: list[str], sample_rate: int) -> list[Utterance]:
@@ -101,11 +103,15 @@ def mix(rng: np.random.Generator, speech: np.ndarray, ref: float, bg: np.ndarray
 
 
 class StreamBuilder:
+    """`negatives`: recordings of real speech without keywords; with them,
+    stream.p_negative of the utterance slots play a random crop of one."""
+
     def __init__(self, utterances: list[Utterance], noise: list[np.ndarray], categories: list[str],
-                 feat: FeatureConfig, stream: StreamConfig, aug: AugmentConfig):
+                 feat: FeatureConfig, stream: StreamConfig, aug: AugmentConfig, negatives: list[np.ndarray] = ()):
         self.cats = categories
         self.feat, self.stream, self.aug = feat, stream, aug
         self.noise = noise
+        self.negatives = list(negatives)
         self.silence = categories.index("_silence_")
         self.unknown = categories.index("_unknown_")
         by_label: dict[int, list[Utterance]] = {}
@@ -117,6 +123,8 @@ class StreamBuilder:
         self.silences = by_label.get(self.silence, [])
 
     def _pick(self, rng: np.random.Generator) -> Utterance | None:
+        if self.negatives and rng.random() < self.stream.p_negative:
+            return self._negative(rng)
         r = rng.random()
         if r < self.stream.p_keyword and self.keywords:
             pool = self.keywords[rng.integers(len(self.keywords))]
@@ -125,6 +133,14 @@ class StreamBuilder:
         else:
             pool = self.silences
         return pool[rng.integers(len(pool))] if pool else None
+
+    def _negative(self, rng: np.random.Generator) -> Utterance:
+        """A crop of real speech (the whole recording if shorter), `_unknown_` throughout."""
+        src = self.negatives[rng.integers(len(self.negatives))]
+        n = int(rng.uniform(self.stream.negative_min_s, self.stream.negative_max_s) * self.feat.sample_rate)
+        start = int(rng.integers(max(1, len(src) - n + 1)))
+        a = src[start : start + n]
+        return Utterance(a, self.unknown, 0, len(a), whole=True)
 
     def _perturb(self, rng: np.random.Generator, u: Utterance) -> tuple[np.ndarray, int, int]:
         """Random speed (linear-interpolation resampling) and gain of one utterance."""
@@ -156,7 +172,7 @@ class StreamBuilder:
             a[len(a) - len(fade):] *= fade[::-1]
             speech[pos : pos + len(a)] += a
             if u.label != self.silence:
-                placed.append(Placed(u.label, pos + onset, pos + offset))
+                placed.append(Placed(u.label, pos + onset, pos + offset, u.whole))
                 speech_power.append(np.mean(a[onset:offset].astype(np.float64) ** 2))
             pos += len(a) + int(rng.uniform(self.stream.gap_min, self.stream.gap_max) * sr)
         bg = background(rng, self.noise, n, self.aug.noise_prob)
@@ -170,7 +186,7 @@ class StreamBuilder:
         tail = int(self.stream.target_tail * self.feat.sample_rate)
         y = np.full(n_frames, self.silence, np.int64)
         for p in placed:
-            start = p.onset + int(self.stream.target_start * (p.offset - p.onset))
+            start = p.onset if p.whole else p.onset + int(self.stream.target_start * (p.offset - p.onset))
             # Frame t has heard samples < (t + 1) * hop.
             t0, t1, t2 = p.onset // hop, start // hop, min(n_frames, (p.offset + tail) // hop + 1)
             y[t0:t1] = IGNORE
@@ -222,7 +238,7 @@ def stream_chunks(builder: StreamBuilder, seconds: float, seed: int, chunk_secon
     n_chunk = int(chunk_seconds * builder.feat.sample_rate)
     for i in range(int(np.ceil(seconds / chunk_seconds))):
         audio, placed = builder.sequence(rng, n_chunk)
-        yield audio, [Placed(p.label, p.onset + i * n_chunk, p.offset + i * n_chunk) for p in placed]
+        yield audio, [Placed(p.label, p.onset + i * n_chunk, p.offset + i * n_chunk, p.whole) for p in placed]
 
 
 def eval_stream(builder: StreamBuilder, frontend, seconds: float, seed: int,

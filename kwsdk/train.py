@@ -46,6 +46,7 @@ from kwsdk.frontend import make_frontend
 from kwsdk.frontend.features import Frontend, cached_features
 from kwsdk.metrics import clip_metrics
 from kwsdk.models import KWSModel
+from kwsdk.negatives import Negatives, load_negatives
 from kwsdk.streams import StreamBuilder, noise_segments, prepare
 
 CLIP_SECONDS = 1.3  # 1 s clip + 0.3 s of silence so late words finish
@@ -58,6 +59,7 @@ class Prepared:
     categories: list[str]
     builder: StreamBuilder  # training streams
     extras: list[Dataset]  # the DataConfig.extra_dirs folders (training only)
+    negatives: Negatives | None  # the DataConfig.negatives_dirs folders
 
 
 def prepare_data(data_dir: Path, cfg: RunConfig, cache_dir: Path | None, progress: bool) -> Prepared:
@@ -72,9 +74,12 @@ def prepare_data(data_dir: Path, cfg: RunConfig, cache_dir: Path | None, progres
     train_utts = prepare(train_clips, cats, cfg.features.sample_rate)
     if not train_utts:
         raise ConfigError(f"{data_dir}: the training split is empty")
-    builder = StreamBuilder(train_utts, noise_segments(ds.noise, "train"), cats,
-                            cfg.features, cfg.stream, cfg.augment)
-    return Prepared(ds, cats, builder, extras)
+    neg = None
+    if cfg.data.negatives_dirs:
+        neg = load_negatives(cfg.data.negatives_dirs, cfg.data, cfg.features.sample_rate, progress, cache_dir)
+    builder = StreamBuilder(train_utts, noise_segments(ds.noise, "train"), cats, cfg.features, cfg.stream,
+                            cfg.augment, [f.audio for f in neg.split("train")] if neg else [])
+    return Prepared(ds, cats, builder, extras, neg)
 
 
 def clip_length(cfg: RunConfig) -> int:
@@ -416,11 +421,16 @@ def finish(out: Path, cfg: RunConfig, cats, prep: Prepared, test_clips, history,
         metrics["test"] = test
         log(f"test accuracy {test['accuracy']:.4f} on {test['n']} clips (best epoch {best['epoch']})")
     if val_clips and cfg.train.calibrate_minutes > 0:  # writes detector.json
+        neg = prep.negatives
+        side = [f for s in ("train", "val") for f in neg.split(s)] if neg else []
         det = calibrate(out, model, dataclasses.replace(cfg, detector=det), cats, val_clips, prep.dataset.noise,
-                        cfg.train.calibrate_minutes, cfg.train.target_fa_per_hour)
+                        cfg.train.calibrate_minutes, cfg.train.target_fa_per_hour, negatives=side,
+                        negative_sources=neg.sources if neg else [])
         metrics["detector_threshold"] = det.threshold
+        on_neg = f" and on {sum(len(f.audio) for f in side) / cfg.features.sample_rate / 3600:.2f} h of " \
+                 "training-side real speech" if side else ""
         log(f"detector threshold {det.threshold:g} (<= {cfg.train.target_fa_per_hour:g} false accepts/h "
-            f"on a {cfg.train.calibrate_minutes:g} min validation stream)")
+            f"on a {cfg.train.calibrate_minutes:g} min validation stream{on_neg})")
     elif val_clips:
         save_detector(out, det)
     export_onnx(model, out / "model.onnx")

@@ -162,3 +162,52 @@ def test_eval_stream_with_negatives(tiny_run, tmp_path):
     bad = kwsdk("eval", "--run", tiny_run, "--data", SAMPLE_DIR, "--stream", "--negatives", tmp_path / "nope",
                 "--quiet", check=False)
     assert bad.returncode == 2 and "negatives folder not found" in bad.stderr
+
+
+def test_training_streams_play_negatives_as_unknown_speech():
+    """With negatives, stream.p_negative of the word slots play a crop of real
+    speech, `_unknown_` on every frame from its start (no frames ignored)."""
+    import dataclasses
+
+    from kwsdk.config import RunConfig
+    from kwsdk.data import load_dataset
+    from kwsdk.streams import IGNORE, StreamBuilder, noise_segments, prepare
+
+    cfg = RunConfig()
+    ds = load_dataset(SAMPLE_DIR, cfg.data, SR, progress=False)
+    cats, utts, noise = ds.categories, prepare(ds.split("train"), ds.categories, SR), noise_segments(ds.noise, "train")
+    talk = [_speech(s, 6.0).astype(np.float32) / 32768 for s in range(3)]
+    stream = dataclasses.replace(cfg.stream, p_negative=1.0, negative_min_s=2.0, negative_max_s=2.0)
+    b = StreamBuilder(utts, noise, cats, cfg.features, stream, cfg.augment, talk)
+    audio, placed = b.sequence(np.random.default_rng(0), 20 * SR)
+    assert len(placed) >= 5 and all(p.whole and p.label == cats.index("_unknown_") for p in placed)
+    # Speed perturbation (0.9-1.1x) stretches each 2 s crop.
+    assert all(1.8 * SR <= p.offset - p.onset <= 2.23 * SR for p in placed)
+    y = b.targets(placed, len(audio) // cfg.features.hop_size)
+    hop = cfg.features.hop_size
+    for p in placed:
+        assert (y[p.onset // hop : p.offset // hop] == cats.index("_unknown_")).all()
+    assert not (y == IGNORE).any()
+    # Half the slots: keywords and other words still come, with their ignored onsets.
+    half = StreamBuilder(utts, noise, cats, cfg.features, dataclasses.replace(stream, p_negative=0.5),
+                         cfg.augment, talk)
+    placed = [p for s in range(4) for p in half.sequence(np.random.default_rng(s), 20 * SR)[1]]
+    assert 0.25 < np.mean([p.whole for p in placed]) < 0.8 and any(not p.whole for p in placed)
+
+
+def test_train_with_negatives(tmp_path):
+    """--negatives: recorded in the run's config, its training split in the
+    streams, its training-side splits in the threshold's calibration."""
+    from tests.helpers import tiny_config
+
+    talk = _folder(tmp_path / "talk", 10)
+    run = tmp_path / "run"
+    p = kwsdk("train", "--data", SAMPLE_DIR, "--out", run, "--config", tiny_config(tmp_path), "--negatives", talk,
+              "--cache-dir", tmp_path / "cache")
+    cfg = json.loads((run / "config.json").read_text())
+    assert cfg["data"]["negatives_dirs"] == [str(talk.resolve())] and cfg["stream"]["p_negative"] == 0.25
+    assert "h of training-side real speech" in p.stderr + p.stdout
+    assert json.loads((run / "detector.json").read_text())["threshold"] > 0
+    bad = kwsdk("train", "--data", SAMPLE_DIR, "--out", tmp_path / "r2", "--config", tiny_config(tmp_path),
+                "--negatives", tmp_path / "nowhere", "--quiet", check=False)
+    assert bad.returncode == 2 and "negatives folder not found" in bad.stderr
