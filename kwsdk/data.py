@@ -64,11 +64,7 @@ class Dataset:
     warnings: list[str] = field(default_factory=list)
 
     def split(self, name: str) -> list[Clip]:
-        if name == "all":
-            return list(self.clips)
-        if name not in SPLITS:
-            raise ValueError(f"unknown split {name!r}; choose from {[*SPLITS, 'all']}")
-        return [c for c in self.clips if c.split == name]
+        return in_split(self.clips, name)
 
     def counts(self) -> dict[str, dict[str, int]]:
         out = {s: {c: 0 for c in self.categories} for s in SPLITS}
@@ -86,6 +82,15 @@ class Dataset:
             "skipped": [{"path": p, "reason": r} for p, r in self.skipped],
             "warnings": list(self.warnings),
         }
+
+
+def in_split(items: list, name: str) -> list:
+    """The items (each with a .split) of split `name`, or all of them for "all"."""
+    if name == "all":
+        return list(items)
+    if name not in SPLITS:
+        raise ValueError(f"unknown split {name!r}; choose from {[*SPLITS, 'all']}")
+    return [c for c in items if c.split == name]
 
 
 def speaker_id(filename: str | Path) -> str:

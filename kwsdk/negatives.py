@@ -22,7 +22,7 @@ import numpy as np
 
 from kwsdk.audio import AUDIO_SUFFIXES, MIN_SECONDS, is_audio_file
 from kwsdk.config import AugmentConfig, DataConfig
-from kwsdk.data import NOISE_DIR, SPLITS, DataError, decode_files, speaker_id, speaker_split
+from kwsdk.data import NOISE_DIR, DataError, decode_files, in_split, speaker_id, speaker_split
 from kwsdk.streams import background, mix
 
 GAP_S = (0.3, 1.5)  # silence (noise only) after each file
@@ -44,11 +44,7 @@ class Negatives:
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (path, reason)
 
     def split(self, name: str) -> list[NegativeFile]:
-        if name == "all":
-            return list(self.files)
-        if name not in SPLITS:
-            raise ValueError(f"unknown split {name!r}; choose from {[*SPLITS, 'all']}")
-        return [f for f in self.files if f.split == name]
+        return in_split(self.files, name)
 
 
 def negative_speaker(root: Path, path: Path) -> str:
