@@ -59,10 +59,25 @@ def _check_container(data: bytes, suffix: str, total: int | None = None) -> None
         raise AudioError(f"not a {suffix[1:]} file")
 
 
+def _check_ogg_end(tail: bytes) -> None:
+    """An OGG file's last bytes (at least its last page, at most 65,307 B)
+    must be a whole page that ends the stream: libsndfile decodes an OGG
+    cut between pages without a word."""
+    start = tail.rfind(b"OggS")
+    if start < 0 or start + 27 > len(tail):
+        raise AudioError("truncated (no whole last OGG page)")
+    n_seg = tail[start + 26]
+    body = sum(tail[start + 27 : start + 27 + n_seg])
+    if start + 27 + n_seg + body != len(tail) or not tail[start + 5] & 0x04:
+        raise AudioError("truncated (the OGG stream does not end with its last page)")
+
+
 def decode_audio(data: bytes, sample_rate: int = 16000, min_seconds: float = MIN_SECONDS,
                  suffix: str = ".wav") -> np.ndarray:
     """Decode the bytes of an audio file of the format `suffix` names; see read_audio."""
     _check_container(data, suffix)
+    if suffix.lower() == ".ogg":
+        _check_ogg_end(data[-OGG_PAGE_MAX:])
     try:
         f = sf.SoundFile(io.BytesIO(data))
         with f:
@@ -91,6 +106,7 @@ def decode_audio(data: bytes, sample_rate: int = 16000, min_seconds: float = MIN
 
 
 HEADER_BYTES = 1 << 20  # enough for the chunks before a wav's data chunk
+OGG_PAGE_MAX = 65_307  # bytes: 27 + 255 segment sizes + 255 x 255 body
 
 
 def audio_blocks(path: str | Path, sample_rate: int, block: int) -> Iterator[np.ndarray]:
@@ -103,7 +119,11 @@ def audio_blocks(path: str | Path, sample_rate: int, block: int) -> Iterator[np.
         size = path.stat().st_size
         with open(path, "rb") as f:
             head = f.read(HEADER_BYTES)
+            f.seek(max(0, size - OGG_PAGE_MAX))
+            tail = f.read()
         _check_container(head, path.suffix, size)
+        if path.suffix.lower() == ".ogg":
+            _check_ogg_end(tail)
         info = sf.info(str(path))
     except OSError as e:
         raise AudioError(f"{path}: unreadable: {e.strerror or e}") from None

@@ -95,7 +95,12 @@ def snr_range(text: str) -> tuple[float, float] | None:
 
 def cmd_eval(args) -> int:
     from kwsdk import evaluate
+    from kwsdk.config import ConfigError
 
+    if args.negatives and not args.stream:
+        raise ConfigError("--negatives goes with --stream (false accepts on a stream of real speech)")
+    if args.negatives_split and not args.negatives:
+        raise ConfigError("--negatives-split goes with --negatives")
     if args.stream:
         res = evaluate.eval_stream_run(Path(args.run), Path(args.data), args.split, args.minutes, args.seed,
                                        args.threshold, _cache(args), not args.quiet, args.frontend, args.snr,
@@ -118,9 +123,13 @@ def cmd_eval(args) -> int:
                 print(f"real speech without keywords ({n['split']} split), at threshold {r['threshold']:g}: "
                       f"{n['false_accepts']} false accepts in {n['hours']:.2f} h = {n['false_accepts_per_hour']:.2f}/h")
                 for src in n["sources"]:
+                    if not src["files"]:
+                        print(f"  {src['folder']}: no file in this split")
+                        continue
                     kws = ", ".join(f"{k} {v}" for k, v in src["by_keyword"].items())
-                    print(f"  {src['folder']}: {src['files']} files, {src['hours']:.2f} h, {src['false_accepts']} "
-                          f"false accepts = {src['false_accepts_per_hour']:.2f}/h" + (f" ({kws})" if kws else ""))
+                    print(f"  {src['folder']}: {src['files']} files, {src['hours']:.2f} h ({src['speech_hours']:.2f} h "
+                          f"without the gaps), {src['false_accepts']} false accepts = "
+                          f"{src['false_accepts_per_hour']:.2f}/h" + (f" ({kws})" if kws else ""))
                 if n["skipped"]:
                     print(f"  skipped {len(n['skipped'])} unusable files (listed in the JSON)")
                 at = ", ".join(f"{v:.3f} at {k}/h" for k, v in r["recall_at_negative_fa_per_hour"].items())

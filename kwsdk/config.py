@@ -135,9 +135,9 @@ class StreamConfig:
     target_start: float = 0.5
     target_tail: float = 0.1
     digital_silence_prob: float = 0.05
-    # With negatives (DataConfig.negatives_dirs): the share of utterance slots
-    # that play a crop of real speech, labelled `_unknown_` on every frame.
-    p_negative: float = 0.25
+    # With negatives (DataConfig.negatives_dirs): the share of the slots without
+    # a keyword that play a crop of real speech, labelled `_unknown_` throughout.
+    p_negative: float = 0.5
     negative_min_s: float = 1.0
     negative_max_s: float = 3.0
 

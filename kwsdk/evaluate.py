@@ -150,12 +150,13 @@ def build_stream(cfg: RunConfig, cats, clips, noise, minutes: float, seed: int,
 
 def calibrate(run_dir: Path, model: KWSModel, cfg: RunConfig, cats, clips, noise, minutes: float,
               target_fa_per_hour: float, seed: int = 1, negatives: list[NegativeFile] = (),
-              negative_sources: list[str] = ()) -> DetectorConfig:
+              negative_sources: list[str] = ()) -> tuple[DetectorConfig, bool]:
     """Lowest threshold whose false accepts per hour meet the target on a
     validation stream and, given `negatives` (files of real speech from the
     training side: never the test split), on their stream too.
 
-    Writes the result to RUN/detector.json, which eval and export use.
+    Writes the result to RUN/detector.json, which eval and export use, and
+    says whether the target was met (if not: the sweep's highest threshold).
     """
     es = build_stream(cfg, cats, clips, noise, minutes, seed)
     post = stream_posteriors(model, es.features)
@@ -164,16 +165,13 @@ def calibrate(run_dir: Path, model: KWSModel, cfg: RunConfig, cats, clips, noise
     if negatives:
         npost, ns = eval_negatives(model, cfg, cats, list(negatives), list(negative_sources), noise, EVAL_SNR_DB,
                                    seed)
-        for c in curve:
-            d = dataclasses.replace(cfg.detector, threshold=c["threshold"], thresholds={})
-            c["negatives_false_accepts_per_hour"] = negative_counts(npost, ns, cats, d, fps, sr)[
-                "false_accepts_per_hour"]
+        add_negative_rates(curve, npost, ns, cats, cfg.detector, fps, sr)
     ok = [c for c in curve if c["false_accepts_per_hour"] <= target_fa_per_hour
           and c.get("negatives_false_accepts_per_hour", 0.0) <= target_fa_per_hour]
     thr = ok[0]["threshold"] if ok else float(SWEEP[-1])
     det = dataclasses.replace(cfg.detector, threshold=thr)
     save_detector(run_dir, det)
-    return det
+    return det, bool(ok)
 
 
 NEGATIVE_RATES = (0.5, 1.0, 2.0, 5.0)  # false accepts per hour on real speech at which recall is read
@@ -192,6 +190,7 @@ def negative_counts(post: np.ndarray, ns: NegativeStream, cats, det: DetectorCon
     """Every event on the negatives stream is a false accept: counted per
     source folder (the file playing, or the gap after it) and per keyword."""
     hours = ns.seconds_per_source / sr / 3600.0
+    speech = ns.speech_seconds_per_source / sr / 3600.0
     events = detect(post, cats, det, fps)
     src = ns.sources[ns.piece_at(np.array([int(e.time * sr) - 1 for e in events], np.int64))]
     sources = []
@@ -200,12 +199,25 @@ def negative_counts(post: np.ndarray, ns: NegativeStream, cats, det: DetectorCon
         by_kw: dict[str, int] = {}
         for e in mine:
             by_kw[cats[e.keyword]] = by_kw.get(cats[e.keyword], 0) + 1
+        # A folder with no file in this split has no rate (None, JSON null).
         sources.append({"folder": name, "files": int((ns.sources == i).sum()), "hours": float(hours[i]),
-                        "false_accepts": len(mine), "false_accepts_per_hour": len(mine) / hours[i],
+                        "speech_hours": float(speech[i]), "false_accepts": len(mine),
+                        "false_accepts_per_hour": len(mine) / hours[i] if hours[i] else None,
                         "by_keyword": dict(sorted(by_kw.items(), key=lambda kv: (-kv[1], kv[0])))})
     total = float(hours.sum())
-    return {"hours": total, "false_accepts": len(events), "false_accepts_per_hour": len(events) / total,
-            "sources": sources}
+    return {"hours": total, "speech_hours": float(speech.sum()), "false_accepts": len(events),
+            "false_accepts_per_hour": len(events) / total, "sources": sources}
+
+
+def add_negative_rates(curve: list[dict], post: np.ndarray, ns: NegativeStream, cats, det: DetectorConfig,
+                       fps: float, sr: int) -> None:
+    """Each curve point gains the negatives' false accepts per hour at its
+    threshold, in total and per folder."""
+    for point in curve:
+        n = negative_counts(post, ns, cats, dataclasses.replace(det, threshold=point["threshold"], thresholds={}),
+                            fps, sr)
+        point["negatives_false_accepts_per_hour"] = n["false_accepts_per_hour"]
+        point["negatives_by_source"] = {s["folder"]: s["false_accepts_per_hour"] for s in n["sources"]}
 
 
 def eval_negatives(model: KWSModel, cfg: RunConfig, cats, files: list[NegativeFile], sources: list[str], noise,
@@ -230,6 +242,13 @@ def eval_stream_run(run_dir: Path, data_dir: Path, split: str, minutes: float, s
     scored on their `negatives_split` (default: `split`) beside the keyword
     stream: false accepts per hour per folder, and the DET curve."""
     cfg, cats, model, ds, clips = load_run_and_split(run_dir, data_dir, split, cache_dir, progress, frontend)
+    sr = cfg.features.sample_rate
+    if negatives:  # before the keyword stream: a bad folder or an empty split fails at once
+        neg = load_negatives(negatives, cfg.data, sr, progress, cache_dir)
+        nsplit = negatives_split or split
+        if not neg.split(nsplit):
+            raise ConfigError(f"the negatives folders ({', '.join(neg.sources)}) have no file in the {nsplit!r} "
+                              "split (few speakers?); try --negatives-split all")
     es = build_stream(cfg, cats, clips, ds.noise, minutes, seed, snr_db)
     post = stream_posteriors(model, es.features)
     det = detector_config(run_dir, cfg)
@@ -239,14 +258,8 @@ def eval_stream_run(run_dir: Path, data_dir: Path, split: str, minutes: float, s
     res = score_events(detect(post, cats, det, fps), es.truth, cats, sr, es.seconds)
     curve = stream_curve(post, es.truth, cats, det, fps, sr, es.seconds)
     if negatives:
-        neg = load_negatives(negatives, cfg.data, sr, progress, cache_dir)
-        nsplit = negatives_split or split
         npost, ns = eval_negatives(model, cfg, cats, neg.split(nsplit), neg.sources, ds.noise, snr_db, seed)
-        for point in curve:
-            n = negative_counts(npost, ns, cats, dataclasses.replace(det, threshold=point["threshold"], thresholds={}),
-                                fps, sr)
-            point["negatives_false_accepts_per_hour"] = n["false_accepts_per_hour"]
-            point["negatives_by_source"] = {s["folder"]: s["false_accepts_per_hour"] for s in n["sources"]}
+        add_negative_rates(curve, npost, ns, cats, det, fps, sr)
         res["negatives"] = {**negative_counts(npost, ns, cats, det, fps, sr), "split": nsplit,
                             "skipped": [{"path": p, "reason": r} for p, r in neg.skipped]}
         res["recall_at_negative_fa_per_hour"] = recall_at_rates(curve, "negatives_false_accepts_per_hour")
@@ -295,7 +308,7 @@ def save_det_png(curve: list[dict], res: dict, path: Path) -> None:
     miss = [1.0 - c["recall"] for c in curve]
     ax.plot([c["negatives_false_accepts_per_hour"] for c in curve], miss, ".-", color="black",
             label=f"all negatives ({neg['hours']:.2f} h)")
-    for s in neg["sources"]:
+    for s in (s for s in neg["sources"] if s["hours"]):
         ax.plot([c["negatives_by_source"][s["folder"]] for c in curve], miss, "--", alpha=0.7,
                 label=f"{Path(s['folder']).name} ({s['hours']:.2f} h)")
     ax.plot([neg["false_accepts_per_hour"]], [1.0 - res["recall"]], "o", color="red",

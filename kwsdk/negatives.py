@@ -22,7 +22,7 @@ import numpy as np
 
 from kwsdk.audio import AUDIO_SUFFIXES, MIN_SECONDS, is_audio_file
 from kwsdk.config import AugmentConfig, DataConfig
-from kwsdk.data import NOISE_DIR, DataError, decode_files, in_split, speaker_id, speaker_split
+from kwsdk.data import NOISE_DIR, SPLITS, DataError, decode_files, in_split, speaker_id, speaker_split
 from kwsdk.streams import background, mix
 
 GAP_S = (0.3, 1.5)  # silence (noise only) after each file
@@ -46,6 +46,13 @@ class Negatives:
     def split(self, name: str) -> list[NegativeFile]:
         return in_split(self.files, name)
 
+    def report(self, sample_rate: int) -> dict:
+        """Files and hours per split, and the files skipped with their reasons."""
+        return {"folders": list(self.sources),
+                "files": {s: len(self.split(s)) for s in SPLITS},
+                "hours": {s: sum(len(f.audio) for f in self.split(s)) / sample_rate / 3600 for s in SPLITS},
+                "skipped": [{"path": p, "reason": r} for p, r in self.skipped]}
+
 
 def negative_speaker(root: Path, path: Path) -> str:
     """The speaker of a file: `<speaker>_nohash_<n>` names give theirs
@@ -63,7 +70,8 @@ def load_negatives(dirs: list[str | Path], cfg: DataConfig, sample_rate: int = 1
     """Every audio file under each folder (recursively; `_background_noise_`
     is left out), decoded, with its speaker's split. Unusable files are
     skipped with their reason; a folder with no usable file is a DataError."""
-    neg = Negatives([str(d) for d in dirs])
+    dirs = list(dict.fromkeys(str(d) for d in dirs))  # a folder named twice is read once
+    neg = Negatives(dirs)
     for d in dirs:
         root = Path(d)
         if not root.is_dir():
@@ -90,6 +98,7 @@ def load_negatives(dirs: list[str | Path], cfg: DataConfig, sample_rate: int = 1
 class NegativeStream:
     audio: np.ndarray  # float32, the whole stream
     starts: np.ndarray  # sample where each file's piece (the file, then its gap) starts, in stream order
+    lengths: np.ndarray  # samples of each piece's file (the rest of the piece is its gap)
     order: np.ndarray  # index (into the files given) of each piece's file
     sources: np.ndarray  # source index of each piece
     source_names: list[str]
@@ -98,6 +107,11 @@ class NegativeStream:
     def seconds_per_source(self) -> np.ndarray:
         ends = np.r_[self.starts[1:], len(self.audio)]
         return np.bincount(self.sources, ends - self.starts, len(self.source_names))
+
+    @property
+    def speech_seconds_per_source(self) -> np.ndarray:
+        """Samples of the files alone (without their gaps) per source."""
+        return np.bincount(self.sources, self.lengths, len(self.source_names))
 
     def piece_at(self, samples: np.ndarray) -> np.ndarray:
         """Index of the piece playing at each sample position."""
@@ -139,4 +153,5 @@ def negative_stream(files: list[NegativeFile], sources: list[str], noise: list[n
         starts.append(pos)
         srcs.append(sources.index(f.source))
         pos += len(speech)
-    return NegativeStream(np.concatenate(pieces), np.array(starts), order, np.array(srcs), list(sources))
+    lengths = np.array([len(files[i].audio) for i in order])
+    return NegativeStream(np.concatenate(pieces), np.array(starts), lengths, order, np.array(srcs), list(sources))

@@ -104,7 +104,8 @@ def mix(rng: np.random.Generator, speech: np.ndarray, ref: float, bg: np.ndarray
 
 class StreamBuilder:
     """`negatives`: recordings of real speech without keywords; with them,
-    stream.p_negative of the utterance slots play a random crop of one."""
+    stream.p_negative of the slots that hold no keyword play a random crop
+    of one (the keyword slots stay as many)."""
 
     def __init__(self, utterances: list[Utterance], noise: list[np.ndarray], categories: list[str],
                  feat: FeatureConfig, stream: StreamConfig, aug: AugmentConfig, negatives: list[np.ndarray] = ()):
@@ -123,11 +124,11 @@ class StreamBuilder:
         self.silences = by_label.get(self.silence, [])
 
     def _pick(self, rng: np.random.Generator) -> Utterance | None:
-        if self.negatives and rng.random() < self.stream.p_negative:
-            return self._negative(rng)
         r = rng.random()
         if r < self.stream.p_keyword and self.keywords:
             pool = self.keywords[rng.integers(len(self.keywords))]
+        elif self.negatives and rng.random() < self.stream.p_negative:
+            return self._negative(rng)
         elif r < self.stream.p_keyword + self.stream.p_unknown and self.unknowns:
             pool = self.unknowns
         else:
@@ -135,12 +136,13 @@ class StreamBuilder:
         return pool[rng.integers(len(pool))] if pool else None
 
     def _negative(self, rng: np.random.Generator) -> Utterance:
-        """A crop of real speech (the whole recording if shorter), `_unknown_` throughout."""
+        """A crop of real speech (the whole recording if shorter), `_unknown_`
+        on every frame from its first to its last loud one (word_bounds)."""
         src = self.negatives[rng.integers(len(self.negatives))]
         n = int(rng.uniform(self.stream.negative_min_s, self.stream.negative_max_s) * self.feat.sample_rate)
         start = int(rng.integers(max(1, len(src) - n + 1)))
         a = src[start : start + n]
-        return Utterance(a, self.unknown, 0, len(a), whole=True)
+        return Utterance(a, self.unknown, *word_bounds(a, self.feat.sample_rate), whole=True)
 
     def _perturb(self, rng: np.random.Generator, u: Utterance) -> tuple[np.ndarray, int, int]:
         """Random speed (linear-interpolation resampling) and gain of one utterance."""

@@ -27,7 +27,7 @@ import soundfile as sf
 from scipy.signal import resample_poly
 from tqdm import tqdm
 
-from kwsdk.audio import AUDIO_SUFFIXES, is_audio_file
+from kwsdk.audio import AUDIO_SUFFIXES, AudioError, is_audio_file, read_audio
 from kwsdk.fileio import atomic_write
 
 SAMPLE_RATE = 16000
@@ -120,8 +120,10 @@ def _load_noise(noise_dir: Path) -> list[tuple[Path, np.ndarray]]:
         raise SynthError(f"{noise_dir}: no audio files ({', '.join(AUDIO_SUFFIXES)}) to use as noise")
     noises = []
     for p in files:
-        x, sr = sf.read(p, dtype="float32", always_2d=True)
-        x = _to_16k(x.mean(axis=1), sr)
+        try:
+            x = read_audio(p, SAMPLE_RATE, 0.0)
+        except AudioError as e:
+            raise SynthError(f"{p}: {e}") from None
         if not np.any(x):
             raise SynthError(f"{p}: noise file is silent")
         noises.append((p, x))

@@ -344,8 +344,9 @@ def train(data_dir: Path, out: Path, cfg: RunConfig, cache_dir: Path | None = No
         cfg.save(out / "config.json")
         atomic_write_text(out / "categories.txt", "\n".join(cats) + "\n")
         atomic_write_text(out / "data_report.json",
-                          json.dumps({**prep.dataset.report(), "extra": [e.report() for e in prep.extras]},
-                                     indent=2) + "\n")
+                          json.dumps({**prep.dataset.report(), "extra": [e.report() for e in prep.extras],
+                                      **({"negatives": prep.negatives.report(cfg.features.sample_rate)}
+                                         if prep.negatives else {})}, indent=2) + "\n")
         fps = cfg.features.frames_per_second
         log(f"model: {cfg.model.layers} x {cfg.model.hidden} {cfg.model.cell.upper()}, "
             f"{model.n_params():,} parameters, {model.macs_per_frame() * fps / 1e6:.2f} M MAC/s of audio")
@@ -355,6 +356,13 @@ def train(data_dir: Path, out: Path, cfg: RunConfig, cache_dir: Path | None = No
         for e in prep.extras:
             log(f"extra training clips from {e.root}: {len(e.clips)} "
                 f"({', '.join(f'{c} {n}' for c, n in e.counts()['train'].items() if n)}); skipped {len(e.skipped)}")
+        if prep.negatives:
+            r = prep.negatives.report(cfg.features.sample_rate)
+            log(f"real speech without keywords from {len(r['folders'])} folders: "
+                + ", ".join(f"{s} {r['files'][s]} files ({r['hours'][s]:.2f} h)" for s in ("train", "val", "test"))
+                + f"; skipped {len(r['skipped'])}")
+            if not r["files"]["train"]:
+                log("warning: the negatives' training split is empty: the training streams hold none of them")
     net = nn.parallel.DistributedDataParallel(model) if dd.world > 1 else model
     val_feats = clip_features(val_clips, cfg, cache_dir) if dd.main and val_clips else None
     loss_fn = make_loss(cfg, cats)
@@ -398,6 +406,12 @@ def train(data_dir: Path, out: Path, cfg: RunConfig, cache_dir: Path | None = No
     return metrics
 
 
+def calibration_negatives(neg: Negatives) -> list:
+    """The negatives that calibrate the threshold: the training side (train
+    and val splits), never the test split that `eval` scores."""
+    return neg.split("train") + neg.split("val")
+
+
 def finish(out: Path, cfg: RunConfig, cats, prep: Prepared, test_clips, history, best, cache_dir,
            seconds: float, log) -> dict:
     from kwsdk.evaluate import calibrate
@@ -422,15 +436,16 @@ def finish(out: Path, cfg: RunConfig, cats, prep: Prepared, test_clips, history,
         log(f"test accuracy {test['accuracy']:.4f} on {test['n']} clips (best epoch {best['epoch']})")
     if val_clips and cfg.train.calibrate_minutes > 0:  # writes detector.json
         neg = prep.negatives
-        side = [f for s in ("train", "val") for f in neg.split(s)] if neg else []
-        det = calibrate(out, model, dataclasses.replace(cfg, detector=det), cats, val_clips, prep.dataset.noise,
-                        cfg.train.calibrate_minutes, cfg.train.target_fa_per_hour, negatives=side,
-                        negative_sources=neg.sources if neg else [])
+        side = calibration_negatives(neg) if neg else []
+        det, met = calibrate(out, model, dataclasses.replace(cfg, detector=det), cats, val_clips,
+                             prep.dataset.noise, cfg.train.calibrate_minutes, cfg.train.target_fa_per_hour,
+                             negatives=side, negative_sources=neg.sources if neg else [])
         metrics["detector_threshold"] = det.threshold
         on_neg = f" and on {sum(len(f.audio) for f in side) / cfg.features.sample_rate / 3600:.2f} h of " \
                  "training-side real speech" if side else ""
-        log(f"detector threshold {det.threshold:g} (<= {cfg.train.target_fa_per_hour:g} false accepts/h "
-            f"on a {cfg.train.calibrate_minutes:g} min validation stream{on_neg})")
+        log(f"detector threshold {det.threshold:g} ({'' if met else 'the highest tried: not '}"
+            f"<= {cfg.train.target_fa_per_hour:g} false accepts/h on a {cfg.train.calibrate_minutes:g} min "
+            f"validation stream{on_neg})")
     elif val_clips:
         save_detector(out, det)
     export_onnx(model, out / "model.onnx")

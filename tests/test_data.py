@@ -86,9 +86,10 @@ BAD = {  # relative path -> expected reason prefix
     "no/b4_nohash_0.wav": "too short (0.05 s < 0.1 s)",
     "no/b5_nohash_0.txt": "not an audio file (.wav, .flac, .ogg)",
     "no/b6_nohash_0.wav": "empty",
-    "no/b7_nohash_0.flac": "unreadable: ",  # cut in half
+    "no/b7_nohash_0.flac": "unreadable: ",  # cut after 1,500 bytes
     "no/b8_nohash_0.flac": "not a flac file",  # a wav named .flac
-    "no/b9_nohash_0.ogg": "unreadable: ",  # cut in half
+    "no/b9_nohash_0.ogg": "truncated (the OGG stream does not end",  # cut inside its headers
+    "no/c0_nohash_0.ogg": "truncated (the OGG stream does not end",  # cut at 70%, between audio pages
 }
 
 
@@ -123,6 +124,8 @@ def corpus(tmp_path: Path) -> Path:
     put(n / "b8_nohash_0.flac", (n / "n1_nohash_0.wav").read_bytes())
     put_sf(n / "b9_nohash_0.ogg", sine(440, SR), subtype="VORBIS")
     put(n / "b9_nohash_0.ogg", (n / "b9_nohash_0.ogg").read_bytes()[:2000])
+    put_sf(n / "c0_nohash_0.ogg", np.random.default_rng(1).uniform(-0.5, 0.5, 6 * SR), subtype="VORBIS")
+    put(n / "c0_nohash_0.ogg", (n / "c0_nohash_0.ogg").read_bytes()[: int(0.7 * (n / "c0_nohash_0.ogg").stat().st_size)])
     put_sf(root / "bed" / "c1_nohash_0.wav", GOOD16)
     put_sf(root / "_unknown_" / "cat_c2_nohash_0.wav", GOOD16)
     put_sf(root / "_background_noise_" / "white.wav",
@@ -196,7 +199,7 @@ def test_audio_blocks_stream_what_read_audio_reads(corpus: Path):
         assert all(len(b) == 1000 for b in blocks[:-1]), path
         np.testing.assert_array_equal(np.concatenate(blocks), whole, err_msg=str(path))
     for rel in ("no/b1_nohash_0.wav", "no/b2_nohash_0.wav", "no/b3_nohash_0.wav", "no/b7_nohash_0.flac",
-                "no/b8_nohash_0.flac", "no/b9_nohash_0.ogg"):
+                "no/b8_nohash_0.flac", "no/b9_nohash_0.ogg", "no/c0_nohash_0.ogg"):
         with pytest.raises(AudioError, match=f"^{corpus / rel}: {BAD[rel][:8]}"):
             list(audio_blocks(corpus / rel, SR, 1000))
     with pytest.raises(AudioError, match="unreadable"):

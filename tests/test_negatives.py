@@ -115,18 +115,21 @@ def test_false_accepts_are_counted_per_folder_and_keyword():
     cats = ["yes", "no", "_unknown_", "_silence_"]
     fps = 100
     # Three pieces: folder 0 (0-10 s), folder 1 (10-30 s), folder 0 (30-36 s).
-    ns = NegativeStream(np.zeros(36 * SR, np.float32), np.array([0, 10 * SR, 30 * SR]), np.array([0, 1, 2]),
-                        np.array([0, 1, 0]), ["a", "b"])
+    ns = NegativeStream(np.zeros(36 * SR, np.float32), np.array([0, 10 * SR, 30 * SR]),
+                        np.array([9 * SR, 19 * SR, 5 * SR]), np.array([0, 1, 2]), np.array([0, 1, 0]), ["a", "b"])
+    assert ns.speech_seconds_per_source.tolist() == [14 * SR, 19 * SR]
     post = np.zeros((36 * fps, 4))
     post[:, 3] = 1.0
-    for t, k in ((5.0, 0), (12.0, 1), (29.5, 0), (31.0, 1)):  # a keyword's posterior 1.0 for 0.2 s
-        i = int(t * fps)
+    # A keyword's posterior 1.0 for 0.2 s; the 4-frame mean fires 3 frames in. The one from 9.96 s fires
+    # on the frame that ends at 10 s: the last frame of the first piece, which it is counted to.
+    for t, k in ((5.0, 0), (9.96, 0), (12.0, 1), (29.5, 0), (31.0, 1)):
+        i = round(t * fps)
         post[i : i + 20] = np.eye(4)[k]
     r = negative_counts(post, ns, cats, DetectorConfig(smooth_frames=4, threshold=0.9, refractory_s=1.0), fps, SR)
-    assert r["false_accepts"] == 4 and r["hours"] == pytest.approx(36 / 3600)
+    assert r["false_accepts"] == 5 and r["hours"] == pytest.approx(36 / 3600)
     a, b = r["sources"]
-    assert (a["files"], a["hours"], a["false_accepts"], a["by_keyword"]) == (2, pytest.approx(16 / 3600), 2,
-                                                                             {"no": 1, "yes": 1})
+    assert (a["files"], a["hours"], a["false_accepts"], a["by_keyword"]) == (2, pytest.approx(16 / 3600), 3,
+                                                                             {"yes": 2, "no": 1})
     assert (b["files"], b["false_accepts"], b["by_keyword"]) == (1, 2, {"no": 1, "yes": 1})
     assert b["false_accepts_per_hour"] == pytest.approx(2 / (20 / 3600))
 
@@ -162,11 +165,16 @@ def test_eval_stream_with_negatives(tiny_run, tmp_path):
     bad = kwsdk("eval", "--run", tiny_run, "--data", SAMPLE_DIR, "--stream", "--negatives", tmp_path / "nope",
                 "--quiet", check=False)
     assert bad.returncode == 2 and "negatives folder not found" in bad.stderr
+    for args, why in ((["--negatives", a], "--negatives goes with --stream"),
+                      (["--stream", "--negatives-split", "all"], "--negatives-split goes with --negatives")):
+        bad = kwsdk("eval", "--run", tiny_run, "--data", SAMPLE_DIR, *args, "--quiet", check=False)
+        assert bad.returncode == 2 and why in bad.stderr
 
 
 def test_training_streams_play_negatives_as_unknown_speech():
-    """With negatives, stream.p_negative of the word slots play a crop of real
-    speech, `_unknown_` on every frame from its start (no frames ignored)."""
+    """With negatives, stream.p_negative of the slots without a keyword play
+    a crop of real speech, `_unknown_` on every frame from its first loud one
+    (no frames ignored); the keyword slots stay as many."""
     import dataclasses
 
     from kwsdk.config import RunConfig
@@ -179,20 +187,41 @@ def test_training_streams_play_negatives_as_unknown_speech():
     talk = [_speech(s, 6.0).astype(np.float32) / 32768 for s in range(3)]
     stream = dataclasses.replace(cfg.stream, p_negative=1.0, negative_min_s=2.0, negative_max_s=2.0)
     b = StreamBuilder(utts, noise, cats, cfg.features, stream, cfg.augment, talk)
-    audio, placed = b.sequence(np.random.default_rng(0), 20 * SR)
-    assert len(placed) >= 5 and all(p.whole and p.label == cats.index("_unknown_") for p in placed)
-    # Speed perturbation (0.9-1.1x) stretches each 2 s crop.
-    assert all(1.8 * SR <= p.offset - p.onset <= 2.23 * SR for p in placed)
-    y = b.targets(placed, len(audio) // cfg.features.hop_size)
-    hop = cfg.features.hop_size
-    for p in placed:
-        assert (y[p.onset // hop : p.offset // hop] == cats.index("_unknown_")).all()
-    assert not (y == IGNORE).any()
-    # Half the slots: keywords and other words still come, with their ignored onsets.
-    half = StreamBuilder(utts, noise, cats, cfg.features, dataclasses.replace(stream, p_negative=0.5),
-                         cfg.augment, talk)
-    placed = [p for s in range(4) for p in half.sequence(np.random.default_rng(s), 20 * SR)[1]]
-    assert 0.25 < np.mean([p.whole for p in placed]) < 0.8 and any(not p.whole for p in placed)
+    unknown, hop = cats.index("_unknown_"), cfg.features.hop_size
+    n_kw = 0
+    for seed in range(4):
+        audio, placed = b.sequence(np.random.default_rng(seed), 30 * SR)
+        crops = [p for p in placed if p.whole]
+        assert all(p.label == unknown for p in crops) and len(crops) >= 3
+        assert all(p.label != unknown for p in placed if not p.whole)  # only keywords besides the crops
+        n_kw += len(placed) - len(crops)
+        # word_bounds trims a 2 s crop (0.9-1.1x speed: at most 2.2 s) to its loud part.
+        assert all(0.3 * SR <= p.offset - p.onset <= 2.2 * SR + 1 for p in crops)
+        y = b.targets(placed, len(audio) // hop)
+        for p in crops:
+            assert (y[p.onset // hop : p.offset // hop] == unknown).all()
+            assert y[p.onset // hop - 1] != unknown  # nothing labelled before the crop's speech
+        assert (y == IGNORE).any() == any(not p.whole for p in placed)  # only keywords' onsets are ignored
+    # Keyword slots keep their share (p_keyword 0.5): about as many keywords as crops.
+    total = sum(len(b.sequence(np.random.default_rng(s), 30 * SR)[1]) for s in range(4))
+    assert 0.35 < n_kw / total < 0.65
+
+
+def test_training_uses_the_training_side_only(tmp_path):
+    """The streams play the train split; calibration hears train and val; test is never used."""
+    from kwsdk.config import RunConfig
+    from kwsdk.train import calibration_negatives, prepare_data
+
+    talk = _folder(tmp_path / "talk", 10)
+    cfg = RunConfig()
+    cfg.data = DataConfig(val_percent=30.0, test_percent=30.0, negatives_dirs=[str(talk)])
+    prep = prepare_data(SAMPLE_DIR, cfg, None, progress=False)
+    neg = prep.negatives
+    train = neg.split("train")
+    assert len(prep.builder.negatives) == len(train) > 0
+    assert all(a is f.audio for a, f in zip(prep.builder.negatives, train))
+    side = calibration_negatives(neg)
+    assert {f.split for f in side} == {"train", "val"} and len(side) == len(neg.files) - len(neg.split("test"))
 
 
 def test_train_with_negatives(tmp_path):
@@ -205,9 +234,31 @@ def test_train_with_negatives(tmp_path):
     p = kwsdk("train", "--data", SAMPLE_DIR, "--out", run, "--config", tiny_config(tmp_path), "--negatives", talk,
               "--cache-dir", tmp_path / "cache")
     cfg = json.loads((run / "config.json").read_text())
-    assert cfg["data"]["negatives_dirs"] == [str(talk.resolve())] and cfg["stream"]["p_negative"] == 0.25
+    assert cfg["data"]["negatives_dirs"] == [str(talk.resolve())] and cfg["stream"]["p_negative"] == 0.5
     assert "h of training-side real speech" in p.stderr + p.stdout
     assert json.loads((run / "detector.json").read_text())["threshold"] > 0
     bad = kwsdk("train", "--data", SAMPLE_DIR, "--out", tmp_path / "r2", "--config", tiny_config(tmp_path),
                 "--negatives", tmp_path / "nowhere", "--quiet", check=False)
     assert bad.returncode == 2 and "negatives folder not found" in bad.stderr
+
+
+def test_eval_negatives_split_without_files(tiny_run, tmp_path):
+    """A folder with no speaker in the scored split: alone, a one-line error
+    before any stream is built; beside another, a folder without a rate."""
+    from tests.helpers import TINY
+
+    pct = (TINY["data"]["val_percent"], TINY["data"]["test_percent"])
+    two = _folder(tmp_path / "two", 2)  # speakers 100 and 101
+    assert {speaker_split(s, *pct, EVAL.split_salt) for s in ("100", "101")} == {"train"}
+    some = _folder(tmp_path / "some", 8)
+    args = ["eval", "--run", tiny_run, "--data", SAMPLE_DIR, "--stream", "--minutes", "1", "--quiet",
+            "--cache-dir", tmp_path / "cache"]
+    bad = kwsdk(*args, "--negatives", two, check=False)
+    assert bad.returncode == 2 and "have no file in the 'test' split" in bad.stderr
+    assert "--negatives-split all" in bad.stderr and "Traceback" not in bad.stderr
+    res = json.loads(kwsdk(*args, "--negatives", two, "--negatives", some, "--json").stdout)
+    none, other = res["negatives"]["sources"]
+    assert (none["files"], none["hours"], none["false_accepts_per_hour"]) == (0, 0.0, None)
+    assert other["files"] > 0 and other["false_accepts_per_hour"] is not None
+    assert all(c["negatives_by_source"][str(two)] is None for c in res["curve"])
+    assert "no file in this split" in kwsdk(*args, "--negatives", two, "--negatives", some).stdout
