@@ -120,6 +120,10 @@ class AugmentConfig:
     time_mask_max: int = 8  # frames per time mask; 0: off
     time_masks: int = 2  # time masks per training sequence
     freq_mask_max: int = 6  # mel bands; 0: off
+    # Room and microphone variety per utterance (kwsdk.augment): simulated
+    # room reverberation and a random seven-band EQ, each with this probability.
+    reverb_prob: float = 0.0
+    eq_prob: float = 0.0
 
 
 @dataclass

@@ -108,11 +108,13 @@ class StreamBuilder:
     of one (the keyword slots stay as many)."""
 
     def __init__(self, utterances: list[Utterance], noise: list[np.ndarray], categories: list[str],
-                 feat: FeatureConfig, stream: StreamConfig, aug: AugmentConfig, negatives: list[np.ndarray] = ()):
+                 feat: FeatureConfig, stream: StreamConfig, aug: AugmentConfig, negatives: list[np.ndarray] = (),
+                 augment=None):
         self.cats = categories
         self.feat, self.stream, self.aug = feat, stream, aug
         self.noise = noise
         self.negatives = list(negatives)
+        self.augment = augment  # e.g. kwsdk.augment.Augmenter: (rng, utterance audio) -> audio of its length
         self.silence = categories.index("_silence_")
         self.unknown = categories.index("_unknown_")
         by_label: dict[int, list[Utterance]] = {}
@@ -152,6 +154,8 @@ class StreamBuilder:
             n = int(len(a) / speed)
             a = np.interp(np.arange(n) * speed, np.arange(len(a)), a).astype(np.float32)
         a = a * np.float32(10 ** (rng.uniform(-6, 6) / 20))
+        if self.augment is not None:
+            a = self.augment(rng, a)
         return a, int(u.onset / speed), min(len(a), int(u.offset / speed))
 
     def sequence(self, rng: np.random.Generator, n: int) -> tuple[np.ndarray, list[Placed]]:

@@ -38,6 +38,7 @@ import torch.distributed as dist
 from torch import nn
 from tqdm import tqdm
 
+from kwsdk.augment import Augmenter
 from kwsdk.config import ConfigError, DetectorConfig, RunConfig
 from kwsdk.data import Dataset, load_dataset
 from kwsdk.detector import calibrate_clip_floor, clip_decisions, save_detector
@@ -77,8 +78,10 @@ def prepare_data(data_dir: Path, cfg: RunConfig, cache_dir: Path | None, progres
     neg = None
     if cfg.data.negatives_dirs:
         neg = load_negatives(cfg.data.negatives_dirs, cfg.data, cfg.features.sample_rate, progress, cache_dir)
+    augmenter = Augmenter(cfg.augment, cfg.features.sample_rate, cfg.train.seed)
     builder = StreamBuilder(train_utts, noise_segments(ds.noise, "train"), cats, cfg.features, cfg.stream,
-                            cfg.augment, [f.audio for f in neg.split("train")] if neg else [])
+                            cfg.augment, [f.audio for f in neg.split("train")] if neg else [],
+                            augmenter if augmenter.active else None)
     return Prepared(ds, cats, builder, extras, neg)
 
 
