@@ -189,8 +189,8 @@ def negative_counts(post: np.ndarray, ns: NegativeStream, cats, det: DetectorCon
                     sr: int) -> dict:
     """Every event on the negatives stream is a false accept: counted per
     source folder (the file playing, or the gap after it) and per keyword."""
-    hours = ns.seconds_per_source / sr / 3600.0
-    speech = ns.speech_seconds_per_source / sr / 3600.0
+    hours = ns.samples_per_source / sr / 3600.0
+    speech = ns.speech_samples_per_source / sr / 3600.0
     events = detect(post, cats, det, fps)
     src = ns.sources[ns.piece_at(np.array([int(e.time * sr) - 1 for e in events], np.int64))]
     sources = []

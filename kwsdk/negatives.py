@@ -104,12 +104,13 @@ class NegativeStream:
     source_names: list[str]
 
     @property
-    def seconds_per_source(self) -> np.ndarray:
+    def samples_per_source(self) -> np.ndarray:
+        """Samples of the files and their gaps per source."""
         ends = np.r_[self.starts[1:], len(self.audio)]
         return np.bincount(self.sources, ends - self.starts, len(self.source_names))
 
     @property
-    def speech_seconds_per_source(self) -> np.ndarray:
+    def speech_samples_per_source(self) -> np.ndarray:
         """Samples of the files alone (without their gaps) per source."""
         return np.bincount(self.sources, self.lengths, len(self.source_names))
 

@@ -86,7 +86,7 @@ def test_stream_plays_every_file_once(tmp_path):
     gaps = pieces - np.array([len(files[i].audio) for i in ns.order])
     assert (gaps >= 0.3 * SR).all() and (gaps <= 1.5 * SR).all() and len(set(gaps.tolist())) > 1
     assert [neg.sources[s] for s in ns.sources] == [files[i].source for i in ns.order]
-    assert ns.seconds_per_source.tolist() == [sum(pieces[ns.sources == 0]), sum(pieces[ns.sources == 1])]
+    assert ns.samples_per_source.tolist() == [sum(pieces[ns.sources == 0]), sum(pieces[ns.sources == 1])]
     assert ns.piece_at(ns.starts).tolist() == ns.piece_at(ends - 1).tolist() == list(range(10))
     assert np.abs(ns.audio).max() <= 1.0 and ns.audio.dtype == np.float32
     again = negative_stream(files, neg.sources, noise, SR, EVAL_AUGMENT, seed=3)
@@ -117,7 +117,7 @@ def test_false_accepts_are_counted_per_folder_and_keyword():
     # Three pieces: folder 0 (0-10 s), folder 1 (10-30 s), folder 0 (30-36 s).
     ns = NegativeStream(np.zeros(36 * SR, np.float32), np.array([0, 10 * SR, 30 * SR]),
                         np.array([9 * SR, 19 * SR, 5 * SR]), np.array([0, 1, 2]), np.array([0, 1, 0]), ["a", "b"])
-    assert ns.speech_seconds_per_source.tolist() == [14 * SR, 19 * SR]
+    assert ns.speech_samples_per_source.tolist() == [14 * SR, 19 * SR]
     post = np.zeros((36 * fps, 4))
     post[:, 3] = 1.0
     # A keyword's posterior 1.0 for 0.2 s; the 4-frame mean fires 3 frames in. The one from 9.96 s fires
