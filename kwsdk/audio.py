@@ -36,6 +36,12 @@ def is_audio_file(path: Path) -> bool:
     return path.suffix.lower() in AUDIO_SUFFIXES and path.is_file()
 
 
+def audio_files(root: Path, skip: str) -> list[Path]:
+    """Every audio file below `root`, sorted, but for those in folders named `skip`."""
+    root = Path(root)
+    return sorted(p for p in root.rglob("*") if is_audio_file(p) and skip not in p.relative_to(root).parts)
+
+
 def read_audio(path: str | Path, sample_rate: int = 16000, min_seconds: float = MIN_SECONDS) -> np.ndarray:
     """Read an audio file as float32 mono in [-1, 1] at `sample_rate`."""
     path = Path(path)
@@ -46,8 +52,10 @@ def read_audio(path: str | Path, sample_rate: int = 16000, min_seconds: float = 
     return decode_audio(data, sample_rate, min_seconds, path.suffix)
 
 
-def _check_container(data: bytes, suffix: str, total: int | None = None) -> None:
-    """The file's first bytes are what its suffix says (and a WAV is whole)."""
+def _check_container(data: bytes, suffix: str, total: int | None = None, tail: bytes | None = None) -> None:
+    """The file's first bytes are what its suffix says, a WAV is whole and
+    an OGG ends with its last page. `data` may be the file's first bytes when
+    `total` gives its size and `tail` its last OGG_PAGE_MAX bytes."""
     suffix = suffix.lower()
     if suffix not in _MAGIC:
         raise AudioError(f"not an audio file (kwsdk reads {', '.join(AUDIO_SUFFIXES)})")
@@ -57,6 +65,8 @@ def _check_container(data: bytes, suffix: str, total: int | None = None) -> None
         raise AudioError("empty (0-byte file)")
     elif not data.startswith(_MAGIC[suffix]):
         raise AudioError(f"not a {suffix[1:]} file")
+    elif suffix == ".ogg":
+        _check_ogg_end(data[-OGG_PAGE_MAX:] if tail is None else tail)
 
 
 def _check_ogg_end(tail: bytes) -> None:
@@ -76,8 +86,6 @@ def decode_audio(data: bytes, sample_rate: int = 16000, min_seconds: float = MIN
                  suffix: str = ".wav") -> np.ndarray:
     """Decode the bytes of an audio file of the format `suffix` names; see read_audio."""
     _check_container(data, suffix)
-    if suffix.lower() == ".ogg":
-        _check_ogg_end(data[-OGG_PAGE_MAX:])
     try:
         f = sf.SoundFile(io.BytesIO(data))
         with f:
@@ -117,13 +125,13 @@ def audio_blocks(path: str | Path, sample_rate: int, block: int) -> Iterator[np.
     path = Path(path)
     try:
         size = path.stat().st_size
+        tail = None
         with open(path, "rb") as f:
             head = f.read(HEADER_BYTES)
-            f.seek(max(0, size - OGG_PAGE_MAX))
-            tail = f.read()
-        _check_container(head, path.suffix, size)
-        if path.suffix.lower() == ".ogg":
-            _check_ogg_end(tail)
+            if path.suffix.lower() == ".ogg":
+                f.seek(max(0, size - OGG_PAGE_MAX))
+                tail = f.read()
+        _check_container(head, path.suffix, size, tail)
         info = sf.info(str(path))
     except OSError as e:
         raise AudioError(f"{path}: unreadable: {e.strerror or e}") from None

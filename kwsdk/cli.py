@@ -372,7 +372,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--negatives", action="append", metavar="DIR",
                    help="a folder of real speech that holds no keyword (any layout and length, e.g. LibriSpeech "
                         "or other wake phrases; repeatable). Split by speaker: its training split plays in the "
-                        "training streams as non-keyword speech (stream.p_negative of the word slots), and its "
+                        "training streams as non-keyword speech (stream.p_negative of the slots without a keyword), and its "
                         "training and validation splits calibrate the detection threshold; the test split is "
                         "left for `eval --stream --negatives`")
     t.add_argument("--frontend", choices=["float", "integer"],

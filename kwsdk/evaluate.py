@@ -254,7 +254,7 @@ def eval_stream_run(run_dir: Path, data_dir: Path, split: str, minutes: float, s
     det = detector_config(run_dir, cfg)
     if threshold is not None:
         det = dataclasses.replace(det, threshold=threshold, thresholds={})
-    fps, sr = cfg.features.frames_per_second, cfg.features.sample_rate
+    fps = cfg.features.frames_per_second
     res = score_events(detect(post, cats, det, fps), es.truth, cats, sr, es.seconds)
     curve = stream_curve(post, es.truth, cats, det, fps, sr, es.seconds)
     if negatives:

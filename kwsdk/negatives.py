@@ -20,10 +20,10 @@ from pathlib import Path
 
 import numpy as np
 
-from kwsdk.audio import AUDIO_SUFFIXES, MIN_SECONDS, is_audio_file
+from kwsdk.audio import AUDIO_SUFFIXES, MIN_SECONDS, audio_files
 from kwsdk.config import AugmentConfig, DataConfig
 from kwsdk.data import NOISE_DIR, SPLITS, DataError, decode_files, in_split, speaker_id, speaker_split
-from kwsdk.streams import background, mix
+from kwsdk.streams import background, fade_edges, frame_power, mix
 
 GAP_S = (0.3, 1.5)  # silence (noise only) after each file
 
@@ -76,7 +76,7 @@ def load_negatives(dirs: list[str | Path], cfg: DataConfig, sample_rate: int = 1
         root = Path(d)
         if not root.is_dir():
             raise DataError(f"{root}: negatives folder not found")
-        paths = sorted(p for p in root.rglob("*") if is_audio_file(p) and NOISE_DIR not in p.relative_to(root).parts)
+        paths = audio_files(root, skip=NOISE_DIR)
         rels = [p.relative_to(root).as_posix() for p in paths]
         results = decode_files(root, [(r, MIN_SECONDS) for r in rels], sample_rate, progress, cache_dir)
         found = 0
@@ -122,10 +122,7 @@ class NegativeStream:
 def speech_rms(audio: np.ndarray, sample_rate: int) -> float:
     """RMS of the 10 ms frames within 20 dB of the loudest: the level of the
     speech, not of the pauses between its words."""
-    hop = sample_rate // 100
-    n = max(1, len(audio) // hop)
-    frames = audio[: n * hop].reshape(n, hop) if len(audio) >= hop else audio[None]
-    power = np.mean(frames.astype(np.float64) ** 2, axis=1)
+    power = frame_power(audio, sample_rate)
     return float(np.sqrt(np.mean(power[power >= power.max() / 100]))) + 1e-9
 
 
@@ -138,7 +135,6 @@ def negative_stream(files: list[NegativeFile], sources: list[str], noise: list[n
     if not files:
         raise DataError("no negatives files in this split")
     rng = np.random.default_rng(seed)
-    fade = np.sin(np.linspace(0, np.pi / 2, sample_rate // 100, dtype=np.float32)) ** 2
     pieces, starts, srcs, pos = [], [], [], 0
     order = rng.permutation(len(files))
     for i in order:
@@ -146,9 +142,7 @@ def negative_stream(files: list[NegativeFile], sources: list[str], noise: list[n
         gap = int(rng.uniform(*GAP_S) * sample_rate)
         speech = np.zeros(len(f.audio) + gap, np.float32)
         speech[: len(f.audio)] = f.audio
-        n = min(len(fade), len(f.audio) // 2)
-        speech[:n] *= fade[:n]  # no clicks at the file's edges
-        speech[len(f.audio) - n : len(f.audio)] *= fade[:n][::-1]
+        fade_edges(speech[: len(f.audio)], sample_rate)
         bg = background(rng, noise, len(speech), 1.0)
         pieces.append(mix(rng, speech, speech_rms(f.audio, sample_rate), bg, aug))
         starts.append(pos)

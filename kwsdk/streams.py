@@ -29,17 +29,31 @@ IGNORE = -100
 NOISE_TRAIN_FRACTION = 0.7  # first 70% of each noise file for training, rest for eval
 
 
+def frame_power(audio: np.ndarray, sample_rate: int) -> np.ndarray:
+    """Mean power of each whole 10 ms frame (float64; one frame if shorter)."""
+    hop = sample_rate // 100
+    n = max(1, len(audio) // hop)
+    frames = audio[: n * hop].reshape(n, hop) if len(audio) >= hop else audio[None]
+    return np.mean(frames.astype(np.float64) ** 2, axis=1)
+
+
 def word_bounds(audio: np.ndarray, sample_rate: int) -> tuple[int, int]:
     """(onset, offset) in samples of the loudest contiguous-ish region.
 
     10 ms frames within 20 dB of the clip's loudest frame count as the word.
     """
     hop = sample_rate // 100
-    n = max(1, len(audio) // hop)
-    frames = audio[: n * hop].reshape(n, hop) if len(audio) >= hop else audio[None]
-    e = 10 * np.log10(np.mean(frames.astype(np.float64) ** 2, axis=1) + 1e-10)
+    e = 10 * np.log10(frame_power(audio, sample_rate) + 1e-10)
     active = np.flatnonzero(e >= e.max() - 20.0)
     return int(active[0] * hop), int(min(len(audio), (active[-1] + 1) * hop))
+
+
+def fade_edges(a: np.ndarray, sample_rate: int) -> None:
+    """Fade the first and last 10 ms (at most half each) in and out, in place: no clicks at clip edges."""
+    n = min(sample_rate // 100, len(a) // 2)
+    fade = np.sin(np.linspace(0, np.pi / 2, sample_rate // 100, dtype=np.float32)[:n]) ** 2
+    a[:n] *= fade
+    a[len(a) - n :] *= fade[::-1]
 
 
 @dataclass
@@ -164,7 +178,6 @@ class StreamBuilder:
         speech = np.zeros(n, np.float32)
         placed: list[Placed] = []
         pos = int(rng.uniform(0, self.stream.gap_max) * sr)
-        fade = np.sin(np.linspace(0, np.pi / 2, sr // 100, dtype=np.float32)) ** 2
         speech_power = []
         while pos < n:
             u = self._pick(rng)
@@ -174,8 +187,7 @@ class StreamBuilder:
             a, onset, offset = self._perturb(rng, u)
             if pos + len(a) > n:
                 break
-            a[: len(fade)] *= fade  # no clicks at clip edges
-            a[len(a) - len(fade):] *= fade[::-1]
+            fade_edges(a, sr)
             speech[pos : pos + len(a)] += a
             if u.label != self.silence:
                 placed.append(Placed(u.label, pos + onset, pos + offset, u.whole))

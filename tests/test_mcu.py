@@ -118,11 +118,9 @@ def test_frontend_driver_equals_reference(cpu, defines, frontend_configs, signal
 # it as 0) and an unaligned word load (a fault on ARMv6-M).
 @pytest.mark.parametrize("cpu, address", [("cortex-m0plus", "0x20000001u"), ("cortex-m4", "0xF0000000u")])
 def test_fault_is_a_failure(cpu, address, tmp_path):
-    src = tmp_path / "fault.c"
     # Through a volatile pointer, so that the compiler emits one word load.
-    src.write_text(f"int main(void);\nint main(void)\n{{\n    volatile int *volatile p = (volatile int *){address};\n"
-                   "    return *p;\n}\n")
-    elf = build_firmware([src], tmp_path / "fault.elf", cpu)
+    elf = _main_firmware(tmp_path, cpu, "fault", f"int main(void);\nint main(void)\n{{\n    volatile int *volatile p = "
+                         f"(volatile int *){address};\n    return *p;\n}}\n")
     p = subprocess.run(["timeout", "60", *qemu_command(cpu, elf, [])], capture_output=True, text=True)
     assert p.returncode != 0 and "FAULT" in p.stdout + p.stderr and "PASS" not in p.stdout
 

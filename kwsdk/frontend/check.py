@@ -21,7 +21,7 @@ from pathlib import Path
 import numpy as np
 from tqdm import tqdm
 
-from kwsdk.audio import AudioError, is_audio_file, read_audio
+from kwsdk.audio import AudioError, audio_files, is_audio_file, read_audio
 from kwsdk.config import FeatureConfig, VadConfig
 from kwsdk.frontend.cfrontend import CFrontend
 from kwsdk.frontend.features import Frontend
@@ -46,7 +46,7 @@ class _Totals:
 
 
 def list_clips(root: Path) -> list[Path]:
-    return sorted(p for p in Path(root).rglob("*") if is_audio_file(p) and NOISE_DIR not in p.relative_to(root).parts)
+    return audio_files(root, skip=NOISE_DIR)
 
 
 def load_noise(root: Path, sample_rate: int) -> list[np.ndarray]:
