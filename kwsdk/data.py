@@ -39,6 +39,16 @@ MAX_NUM_WAVS_PER_CLASS = 2**27 - 1  # from Google's Speech Commands which_set
 CACHE_VERSION = 2  # bump when decoding changes, to invalidate old caches (2: FLAC and OGG)
 
 
+CLIP_TAIL_S = 0.3  # silence after an evaluated clip, so that late words finish
+
+
+def clip_length(clips: list[Clip], sample_rate: int) -> int:
+    """Samples every evaluated clip is cut or zero-padded to: the longest of
+    `clips` (at least 1 s; wake phrases run to 6 s) and CLIP_TAIL_S."""
+    longest = max([sample_rate] + [len(c.audio) for c in clips])
+    return longest + int(CLIP_TAIL_S * sample_rate)
+
+
 class DataError(Exception):
     """The dataset cannot be used; the message names the folder or file and why."""
 

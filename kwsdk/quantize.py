@@ -26,6 +26,7 @@ import numpy as np
 import torch
 
 from kwsdk.config import ConfigError
+from kwsdk.data import clip_length
 from kwsdk.detector import clip_decisions, detector_config
 from kwsdk.fileio import atomic_write_text
 from kwsdk.fixedpoint import quantize_multipliers, to_fixed
@@ -117,7 +118,7 @@ def quantize_run(run_dir: Path, data_dir: Path, weight_bits: int = 8, cache_dir:
                  progress: bool = True, log=print) -> dict:
     """Quantize RUN's model, write RUN/quant/, report float vs integer accuracy on the test split."""
     from kwsdk.evaluate import load_run_and_split
-    from kwsdk.train import clip_features, clip_length, posteriors, prepare_data
+    from kwsdk.train import clip_features, posteriors, prepare_data
 
     run_dir = Path(run_dir)
     cfg, cats, model, ds, clips = load_run_and_split(run_dir, data_dir, "test", cache_dir, progress)
@@ -136,7 +137,8 @@ def quantize_run(run_dir: Path, data_dir: Path, weight_bits: int = 8, cache_dir:
 
     true = np.array([cats.index(c.label) for c in clips])
     p_float = posteriors(model, clip_features(clips, cfg, cache_dir))  # PyTorch on the run's own features
-    feats_int = np.stack([ife.analyze(clip_pcm16(c.audio, clip_length(cfg))).features for c in clips])
+    length = clip_length(clips, cfg.features.sample_rate)
+    feats_int = np.stack([ife.analyze(clip_pcm16(c.audio, length)).features for c in clips])
     p_int = int_posteriors(q, feats_int)
     det = detector_config(run_dir, cfg)
     pred_float = clip_decisions(p_float, cats, det)

@@ -40,7 +40,7 @@ from tqdm import tqdm
 
 from kwsdk.augment import Augmenter
 from kwsdk.config import ConfigError, DetectorConfig, RunConfig
-from kwsdk.data import Dataset, load_dataset
+from kwsdk.data import Dataset, clip_length, load_dataset
 from kwsdk.detector import calibrate_clip_floor, clip_decisions, save_detector
 from kwsdk.fileio import atomic_write_bytes, atomic_write_text
 from kwsdk.frontend import make_frontend
@@ -50,7 +50,6 @@ from kwsdk.models import KWSModel
 from kwsdk.negatives import Negatives, load_negatives
 from kwsdk.streams import StreamBuilder, noise_segments, prepare
 
-CLIP_SECONDS = 1.3  # 1 s clip + 0.3 s of silence so late words finish
 NORM_BATCHES = 4
 
 
@@ -85,13 +84,9 @@ def prepare_data(data_dir: Path, cfg: RunConfig, cache_dir: Path | None, progres
     return Prepared(ds, cats, builder, extras, neg)
 
 
-def clip_length(cfg: RunConfig) -> int:
-    """Samples per evaluated clip (clips are cut or zero-padded to it)."""
-    return int(CLIP_SECONDS * cfg.features.sample_rate)
-
-
 def clip_features(clips, cfg: RunConfig, cache_dir: Path | None) -> np.ndarray:
-    return cached_features([c.audio for c in clips], make_frontend(cfg.features), cache_dir, clip_length(cfg))
+    return cached_features([c.audio for c in clips], make_frontend(cfg.features), cache_dir,
+                           clip_length(clips, cfg.features.sample_rate))
 
 
 @torch.no_grad()

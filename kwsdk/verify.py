@@ -33,6 +33,7 @@ import numpy as np
 from kwsdk.codegen.library import driver_source
 from kwsdk import rpi
 from kwsdk.config import ConfigError, DetectorConfig
+from kwsdk.data import clip_length
 from kwsdk.detector import clip_decisions
 from kwsdk.export import device_detector, device_layout, library_sources, load_quantized
 from kwsdk.frontend.integer import clip_pcm16, to_pcm16
@@ -211,7 +212,6 @@ def run_c(tgt: Target, run_dir: Path, q, cfg, cats, clips, noise, det: DetectorC
     clips (`chunk` samples per call) and the evaluation stream (STREAM_CHUNK)."""
     from kwsdk.evaluate import stream_builder
     from kwsdk.streams import stream_chunks
-    from kwsdk.train import clip_length
 
     max_chunk = get_cpu(tgt.cpu).max_chunk if tgt.cpu else DRIVER_MAX_CHUNK
     if not 1 <= chunk <= max_chunk:
@@ -220,7 +220,7 @@ def run_c(tgt: Target, run_dir: Path, q, cfg, cats, clips, noise, det: DetectorC
     files["kws_main.c"] = driver_source(q.cell)
     n_state = q.hidden * len(q.layers) * (2 if q.cell == "lstm" else 1)  # h of every layer, then c
     dtype = trace_dtype(q.n_features, q.n_classes, n_state)
-    length = clip_length(cfg)
+    length = clip_length(clips, cfg.features.sample_rate)
     pcms = [clip_pcm16(c.audio, length) for c in clips]
     stream = to_pcm16(np.concatenate([a for a, _ in stream_chunks(stream_builder(cfg, cats, clips, noise),
                                                                    stream_minutes * 60.0, seed)]))

@@ -439,3 +439,16 @@ def test_extra_folder_joins_the_training_streams(tmp_path: Path):
     for split in ("val", "test"):  # evaluation data unchanged
         assert [c.path for c in prep.dataset.split(split)] == [c.path for c in base.dataset.split(split)]
     assert {c: n for c, n in prep.extras[0].counts()["train"].items() if n} == {"_unknown_": 7}
+
+
+def test_clip_length_fits_the_longest_clip_and_a_tail():
+    from kwsdk.data import Clip, clip_length
+
+    def clips(*seconds):
+        return [Clip(Path("x.wav"), "yes", "yes", "s", "test", np.zeros(int(s * 16000), np.float32)) for s in seconds]
+
+    # Speech Commands (1 s clips, shorter v0.01 ones): 1.3 s, as always.
+    assert clip_length(clips(1.0, 0.8), 16000) == 20800
+    assert clip_length(clips(0.5), 16000) == 20800
+    # Wake phrases run longer: the longest clip plus the tail.
+    assert clip_length(clips(1.0, 2.5, 1.7), 16000) == 40000 + 4800
