@@ -158,6 +158,14 @@ def cmd_synth(args) -> int:
     return 0
 
 
+def cmd_data_fetch(args) -> int:
+    from kwsdk.fetch import archive_for, fetch
+
+    res = fetch(archive_for(args.dataset, args.version), Path(args.out), args.url, progress=not args.quiet, log=log)
+    _emit(res, args.json, lambda r: None)
+    return 0
+
+
 def cmd_demo(args) -> int:
     from kwsdk.demo import print_summary, run_demo
 
@@ -382,7 +390,8 @@ def build_parser() -> argparse.ArgumentParser:
                    help="model size: default (2 x 128 GRU), small (2 x 96 GRU: the whole Cortex-M4 pipeline "
                         "under 8 M instructions per second of audio) or tiny (1 x 48 GRU, 80 epochs at learning "
                         "rate 0.01 without masks: the whole device library fits 32 KB of flash and 8 KB of RAM on "
-                        "a Cortex-M at -Os; distil it with --teacher); "
+                        "a Cortex-M at -Os; distil it with --teacher) or wake (1 x 96 GRU for one wake phrase: "
+                        "the whole Cortex-M4 pipeline in 3.4 M instructions per second and 61 KB of flash); "
                         "--cell, --hidden, --layers and --epochs override it")
     t.add_argument("--cell", choices=["gru", "lstm"])
     t.add_argument("--hidden", type=int, help="recurrent units per layer")
@@ -435,6 +444,23 @@ def build_parser() -> argparse.ArgumentParser:
     s.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     s.add_argument("--quiet", action="store_true", help="no progress bar")
     s.set_defaults(func=cmd_synth)
+
+    da = sub.add_parser("data", help="public data sets: fetch", description="Public data sets.")
+    dsub = da.add_subparsers(dest="data_command", required=True, metavar="{fetch}")
+    df = dsub.add_parser("fetch", help="download, check and unpack a public data set",
+                         description="Download a public data set's archive (with a progress bar; a cut-off "
+                                     "download resumes), check its size and SHA-256 against kwsdk's, and unpack "
+                                     "it into --out through a temporary folder (nothing half-unpacked is left, "
+                                     "no member may land outside --out). Running it again is a no-op.")
+    df.add_argument("dataset", choices=["speech-commands"], help="which data set")
+    df.add_argument("--version", default="0.02", choices=["0.01", "0.02"],
+                    help="Speech Commands version (default 0.02: 105,829 clips, 35 words, 2.3 GB)")
+    df.add_argument("--out", required=True, help="folder to unpack into (absent or empty)")
+    df.add_argument("--url", help="a mirror, file:// URL or local path of the same archive "
+                                  "(default: $KWSDK_DATA_URL, else the official address)")
+    df.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
+    df.add_argument("--quiet", action="store_true", help="no progress bars")
+    df.set_defaults(func=cmd_data_fetch)
 
     f = sub.add_parser("frontend-check", help="check the integer frontend, VAD and their generated C",
                        description="Run the float and integer frontends and VADs (Python reference and the "
@@ -589,6 +615,10 @@ def main(argv: list[str] | None = None) -> int:
     from kwsdk.data import DataError
 
     errors: tuple[type[Exception], ...] = (ConfigError, DataError, AudioError, FileNotFoundError)
+    if args.command == "data":
+        from kwsdk.fetch import FetchError
+
+        errors += (FetchError,)
     if args.command == "synth":  # imported only here: the daemon on a Pi should not load scipy.signal
         from kwsdk.synth import SynthError
 
