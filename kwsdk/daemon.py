@@ -80,6 +80,10 @@ class KwsLibrary:
                                     ctypes.c_size_t]
         lib.kws_set_threshold.argtypes = [ctypes.c_void_p, ctypes.c_size_t, ctypes.c_int32]
         lib.kws_set_refractory.argtypes = [ctypes.c_void_p, ctypes.c_uint32]
+        lib.kws_posteriors.restype = ctypes.POINTER(ctypes.c_int16)
+        lib.kws_posteriors.argtypes = [ctypes.c_void_p]
+        lib.kws_frames.restype = ctypes.c_uint64
+        lib.kws_frames.argtypes = [ctypes.c_void_p]
         self.lib = lib
         self.state = ctypes.create_string_buffer(lib.kws_state_size())
         self.events = (_Event * MAX_EVENTS)()
@@ -96,6 +100,19 @@ class KwsLibrary:
 
     def set_refractory(self, seconds: float) -> None:
         self.lib.kws_set_refractory(self.state, refractory_frames(seconds, self.sample_rate, self.hop))
+
+    def frame_posteriors(self, pcm: np.ndarray) -> np.ndarray:
+        """Every frame's posteriors (q15 int16, frames x categories) of a
+        chunk, fed one hop at a time (events are dropped; the state carries on)."""
+        pcm = np.ascontiguousarray(pcm, np.int16)
+        out, n = [], len(self.categories)
+        for i in range(0, len(pcm), self.hop):
+            before = self.lib.kws_frames(self.state)
+            part = pcm[i : i + self.hop]
+            self.lib.kws_process(self.state, part.ctypes.data, len(part), self.events, MAX_EVENTS)
+            if self.lib.kws_frames(self.state) != before:
+                out.append(np.ctypeslib.as_array(self.lib.kws_posteriors(self.state), (n,)).copy())
+        return np.array(out, np.int16).reshape(-1, n)
 
     def process(self, pcm: np.ndarray, offset: int = 0) -> list[dict]:
         """Events of a chunk; `offset` samples (fed before the last reset) keep

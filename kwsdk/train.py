@@ -356,7 +356,7 @@ def train(data_dir: Path, out: Path, cfg: RunConfig, cache_dir: Path | None = No
                 f"({', '.join(f'{c} {n}' for c, n in e.counts()['train'].items() if n)}); skipped {len(e.skipped)}")
         if prep.negatives:
             r = prep.negatives.report(cfg.features.sample_rate)
-            log(f"real speech without keywords from {len(r['folders'])} folders: "
+            log(f"real speech without keywords from {len(r['folders'])} folder{'s' if len(r['folders']) != 1 else ''}: "
                 + ", ".join(f"{s} {r['files'][s]} files ({r['hours'][s]:.2f} h)" for s in ("train", "val", "test"))
                 + f"; skipped {len(r['skipped'])}")
             if not r["files"]["train"]:

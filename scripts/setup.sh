@@ -30,6 +30,6 @@ if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
   echo "setup: installing kwsdk into .venv (torch==2.13.0 CPU)"
   .venv/bin/pip install -q --upgrade pip
   .venv/bin/pip install -q "torch==2.13.0"
-  .venv/bin/pip install -q -e ".[train,test,mcu,mic,tflite]"
+  .venv/bin/pip install -q -e ".[train,test,mcu,mic,tflite,peers]"
   echo "$want" > "$stamp"
 fi

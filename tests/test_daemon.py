@@ -69,6 +69,21 @@ def test_events_equal_reference_without_torch(words, exported, qrun, tmp_path):
         assert len(events) > 3
 
 
+def test_frame_posteriors_equal_reference(exported, qrun, tmp_path):
+    """Every frame's posteriors read from the library (what benchmarks score)
+    are the integer reference's, and the stream's events still come after."""
+    from kwsdk.daemon import KwsLibrary
+
+    _, pcm = _stream(tmp_path, True)
+    lib = KwsLibrary(exported)
+    got = lib.frame_posteriors(pcm[:40000])
+    cfg = RunConfig.load(qrun / "config.json")
+    q = QuantModel.load(qrun / "quant" / "model_q.npz")
+    ref = IntPipeline(cfg.features, cfg.vad, q, DetectorConfig(**LOW)).run(pcm[:40000])
+    assert got.shape == ref.posteriors.shape == (40000 // 320, len(lib.categories))
+    np.testing.assert_array_equal(got, ref.posteriors)
+
+
 def test_stdin_source_and_errors(exported, tmp_path):
     path, pcm = _stream(tmp_path, True)
     p = subprocess.run([sys.executable, "-m", "kwsdk.cli", "daemon", "--model", str(exported), "--source", "stdin"],

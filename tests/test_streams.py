@@ -80,3 +80,29 @@ def test_speed_perturbed_clips_always_fit():
     for _ in range(300):
         audio, placed = b.sequence(rng, SR * 3)
         assert len(audio) == SR * 3 and all(p.offset <= len(audio) for p in placed)
+
+
+def test_long_phrases_are_placed_whole_and_labelled_from_their_middle():
+    """A wake phrase recording of 3 s (the phrase 0.8-2.4 s) is placed whole,
+    its placement is the phrase's, and its label covers the phrase's second
+    half and the tail, as for a 1 s clip."""
+    a = np.random.default_rng(1).normal(size=3 * SR).astype(np.float32) * 1e-4
+    t = np.arange(int(0.8 * SR), int(2.4 * SR))
+    a[t] += 0.3 * np.sin(2 * np.pi * 700 * t / SR)
+    on, off = word_bounds(a, SR)
+    assert abs(on - 0.8 * SR) <= 160 and abs(off - 2.4 * SR) <= 160
+    b = StreamBuilder([Utterance(a, 0, on, off)], [], CATS, feature_preset("default"),
+                      StreamConfig(p_keyword=1.0, gap_min=0.2, gap_max=0.5),
+                      AugmentConfig(speed_min=1.0, speed_max=1.0))
+    audio, placed = b.sequence(np.random.default_rng(2), 8 * SR)
+    assert len(placed) == 2  # two 3 s recordings and their gaps fit in 8 s, a third does not
+    hop = b.feat.hop_size
+    y = b.targets(placed, len(audio) // hop)
+    for p in placed:
+        assert p.offset - p.onset == off - on
+        # The word is where the placement says: the loudest part of the stream.
+        assert np.abs(audio[p.onset : p.offset]).mean() > 10 * np.abs(audio[p.offset + 1600 : p.offset + 3200]).mean()
+        mid, end = p.onset + (p.offset - p.onset) // 2, p.offset + int(0.1 * SR)
+        assert (y[mid // hop + 1 : end // hop] == 0).all()
+        assert (y[p.onset // hop + 1 : mid // hop - 1] == IGNORE).all()
+    assert (y == 0).sum() >= 2 * int(0.9 * SR) // hop
