@@ -1,8 +1,10 @@
+from pathlib import Path
+
 import numpy as np
 import pytest
 
 from kwsdk.config import DetectorConfig
-from kwsdk.detector import Detector, calibrate_clip_floor, clip_decision, detect, smooth
+from kwsdk.detector import Detector, IntDetector, calibrate_clip_floor, clip_decision, detect, smooth
 
 CATS = ["yes", "no", "_unknown_", "_silence_"]
 
@@ -71,3 +73,58 @@ def test_clip_floor_calibration():
     assert calibrate_clip_floor(clips, CATS, det, np.array([3, 3, 0, 0])) == 0.45  # 0.45-0.6 tie
     assert calibrate_clip_floor(clips, CATS, det, np.array([3, 0, 0, 0])) == 0.4  # 0.25-0.4 tie
     assert calibrate_clip_floor(clips, CATS, det, np.array([0, 0, 0, 0])) == 0.2
+
+
+C_DRIVER = Path(__file__).parent / "c" / "kws_detector_test.c"
+
+
+@pytest.mark.parametrize("sanitize", [False, True], ids=["O2", "asan-ubsan"])
+@pytest.mark.parametrize("det", [DetectorConfig(smooth_frames=3, threshold=0.5, thresholds={"no": 0.7},
+                                                refractory_s=0.1),
+                                 DetectorConfig(smooth_frames=1, threshold=0.3, refractory_s=0.0),
+                                 DetectorConfig(smooth_frames=20, threshold=0.9, refractory_s=1.0)],
+                         ids=["k3-per-keyword", "k1-no-refractory", "k20"])
+def test_c_detector_equals_int_detector(det, sanitize, tmp_path):
+    """The generated detector, fed q15 posteriors directly, fires on the same
+    frames, keywords and scores as IntDetector: bursts, sums exactly at a
+    threshold, two keywords tied, gating, and events inside the refractory
+    period."""
+    from kwsdk.codegen.library import generate_library
+    from kwsdk.config import VadConfig, feature_preset
+    from kwsdk.hostbuild import build_executable, run_passing, write_sources
+    from kwsdk.pipeline import PipelineOptions
+    from tests.helpers import make_quant
+
+    cats = ["yes", "no", "up", "_unknown_", "_silence_"]
+    rng = np.random.default_rng(det.smooth_frames)
+    _, q = make_quant("gru", 1, 8, rng.integers(-3000, 3000, (4, 20, 40)).astype(np.int16), hidden=8,
+                      categories=cats)
+    files = generate_library(feature_preset("default"), VadConfig(), q, det, PipelineOptions())
+    src = write_sources(files, tmp_path / "src") + [C_DRIVER]
+    exe = build_executable(src, tmp_path / "det", sanitize=sanitize)
+
+    ints = IntDetector(cats, det, 320, 16000)
+    n = 3000
+    post = np.zeros((n, len(cats)), np.int64)
+    post[:, 4] = 32767
+    for start in rng.integers(0, n - 40, 120):  # bursts of one keyword, some overlapping
+        c, length, level = rng.integers(0, 4), rng.integers(1, 40), rng.integers(8000, 32768)
+        post[start : start + length] = 0
+        post[start : start + length, c] = level
+        post[start : start + length, 4] = 32767 - level
+    # A keyword held exactly at its threshold sum, and two keywords tied.
+    t = ints.thr[0] // det.smooth_frames
+    post[2000:2000 + det.smooth_frames] = [t, 0, 0, 0, 32767 - t]
+    post[2000 + det.smooth_frames - 1, 0] += ints.thr[0] - t * det.smooth_frames
+    post[2500:2540] = [16000, 16000, 0, 0, 767]
+    gate = (rng.random(n) < 0.8).astype(np.int64)
+    gate[2000:2600] = 1
+    want = [(e.frame, e.keyword, e.score_q15) for e in
+            (ints.step(p, bool(g)) for p, g in zip(post, gate)) if e is not None]
+    (tmp_path / "in.bin").write_bytes(np.column_stack([post, gate]).astype("<i2").tobytes())
+    out = run_passing([str(exe), str(tmp_path / "in.bin")], "detector", 60).stdout.split("\n")
+    got = [tuple(int(v) for v in line.split()) for line in out if line and line != "PASS"]
+    assert len(want) >= 5 and len({k for _, k, _ in want}) >= 2
+    if det.refractory_s == 0:  # nothing holds it back: the sum exactly at the threshold fires
+        assert (2000 + det.smooth_frames - 1, 0) in [(f, k) for f, k, _ in want]
+    assert got == want
