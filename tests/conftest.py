@@ -182,3 +182,15 @@ def qrun(tiny_run, tmp_path_factory):
     (run / "detector.json").write_text(json.dumps(LOW))
     kwsdk("quantize", "--run", run, "--data", SAMPLE, "--quiet", "--cache-dir", run.parent / "cache")
     return run
+
+
+# The fast tier (`pytest -m "not slow"`) leaves out every test that needs a
+# trained run (the session's training and quantization) besides those marked
+# slow by hand (emulators, wheel builds, training runs of their own).
+RUN_FIXTURES = {"tiny_run", "qrun"}
+
+
+def pytest_collection_modifyitems(config, items):
+    for item in items:
+        if RUN_FIXTURES & set(getattr(item, "fixturenames", ())):
+            item.add_marker(pytest.mark.slow)

@@ -16,6 +16,7 @@ from kwsdk.demo import sample_data_dir
 SAMPLE_DIR = sample_data_dir()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("preset", ["default", "ell"])
 def test_sample_meets_targets(preset, tmp_path):
     r = frontend_check(SAMPLE_DIR, feature_preset(preset), progress=False, build_dir=tmp_path)
@@ -41,6 +42,7 @@ def test_cli_json_and_bad_files(tmp_path):
     assert empty.returncode == 2 and "no .wav clips" in empty.stderr
 
 
+@pytest.mark.slow
 @pytest.mark.extended
 def test_dev_set_meets_targets(dev_data, tmp_path):
     r = frontend_check(dev_data, feature_preset("default"), progress=False, build_dir=tmp_path)

@@ -18,6 +18,7 @@ def test_every_command_explains_itself(command):
         assert a.help or a.choices, a.dest
 
 
+@pytest.mark.slow
 def test_synth_json_then_train_on_it(tmp_path):
     pytest.importorskip("shutil").which("espeak-ng") or pytest.skip("espeak-ng not installed")
     out = tmp_path / "words"

@@ -126,6 +126,7 @@ def test_c_array_rejects_empty_and_checks_numpy_input():
     assert "1u, 2u, 3u, 4u" in c_array("uint16_t", "t", np.array([[1, 2], [3, 4]]))  # row-major
 
 
+@pytest.mark.slow
 def test_templates_found_in_installed_wheel(tmp_path):
     # Build from a copy so the build does not write build/ or egg-info into
     # the checkout; no network and no build isolation (setuptools is local).

@@ -3,6 +3,9 @@
 reference IntegerFrontend bit for bit, and the reference stays within 50 dB
 SNR of the float frontend on real speech."""
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 
@@ -144,3 +147,12 @@ def test_snr_and_bit_exactness_on_dev_set(dev_clips, c_frontends, int_frontends,
     c, fe = c_frontends[fe_name], int_frontends[fe_name]
     for name, pcm in clips[::3]:
         assert_frames_equal(c.run(pcm), analyzed(fe, fe_name, name, pcm), name)
+
+
+def test_golden_vector(c_frontends, int_frontends):
+    """Checked-in input and features (tests/golden): the reference and the C
+    both still compute them."""
+    g = json.loads((Path(__file__).parent / "golden" / "frontend_default.json").read_text())
+    pcm, want = np.array(g["pcm"], np.int16), np.array(g["features"])
+    np.testing.assert_array_equal(int_frontends["default"].analyze(pcm).features, want)
+    np.testing.assert_array_equal(c_frontends["default"].run(pcm).features, want)

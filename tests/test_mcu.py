@@ -19,6 +19,9 @@ from kwsdk.mcu import CPUS, build_firmware, qemu_command, support_dir
 from kwsdk.pipeline import PipelineOptions
 from tests.helpers import kwsdk, verify_json
 
+# Every test here builds firmware and runs it under QEMU, or trains a model: the full tier only.
+pytestmark = pytest.mark.slow
+
 
 @pytest.mark.parametrize("cpu", sorted(CPUS))
 def test_firmware_builds_for_every_core(cpu, qrun, tmp_path):
@@ -51,7 +54,6 @@ def test_emulated_verify(cpu, extra, qrun):
     assert r["weight_layout"] == ("wide" if extra else "pairs" if cpu in ("cortex-m4", "cortex-m7") else "col8")
 
 
-@pytest.mark.slow
 def test_default_model_footprint_verifies_on_m0plus(tmp_path):
     """The default model's RAM (2 x 128 GRU, default frontend and detector:
     9.5 KB of kws_t) with the test driver fills most of the micro:bit's

@@ -224,6 +224,7 @@ def test_training_uses_the_training_side_only(tmp_path):
     assert {f.split for f in side} == {"train", "val"} and len(side) == len(neg.files) - len(neg.split("test"))
 
 
+@pytest.mark.slow
 def test_train_with_negatives(tmp_path):
     """--negatives: recorded in the run's config, its training split in the
     streams, its training-side splits in the threshold's calibration."""

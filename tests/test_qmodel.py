@@ -6,6 +6,9 @@ integer model against PyTorch float."""
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+
 import numpy as np
 import pytest
 import torch
@@ -203,3 +206,17 @@ def test_save_load_round_trip(built, tmp_path):
     assert [l.c_frac for l in r.layers] == [l.c_frac for l in q.layers] and r.categories == q.categories
     x = np.random.default_rng(0).integers(-9000, 9000, (2, 20, 40))
     np.testing.assert_array_equal(IntModel(r, 2).run(x), IntModel(q, 2).run(x))
+
+
+def test_golden_gru_step(tmp_path):
+    """Checked-in model, features, state and posteriors (tests/golden): the
+    reference and the C both still compute them."""
+    golden = Path(__file__).parent / "golden"
+    g = json.loads((golden / "gru_step.json").read_text())
+    q = QuantModel.load(golden / "gru_step_model.npz")
+    ref, c = IntModel(q), CModel(q, tmp_path)
+    for f, state, post in zip(g["features"], g["state"], g["posteriors"]):
+        np.testing.assert_array_equal(ref.step(np.array([f]))[0], post)
+        np.testing.assert_array_equal(ref.state[0][0][0], state)
+        np.testing.assert_array_equal(c.step(np.array(f)), post)
+        np.testing.assert_array_equal(c.state_array().ravel(), state)

@@ -16,6 +16,9 @@ from kwsdk.config import RunConfig
 from kwsdk.detector import CLIP_FLOORS
 from tests.helpers import SAMPLE, kwsdk, tiny_config
 
+# Every test here trains a model: the full tier only.
+pytestmark = pytest.mark.slow
+
 
 def test_run_folder_contents(tiny_run):
     for name in ("config.json", "categories.txt", "model.pt", "metrics.json", "model.onnx",
