@@ -332,7 +332,8 @@ def cmd_report(args) -> int:
 
 def cmd_daemon(args) -> int:
     from kwsdk.config import ConfigError
-    from kwsdk.daemon import check_refractory, list_devices, run
+    from kwsdk.daemon import list_devices, run
+    from kwsdk.detector import check_refractory
 
     if args.list_devices:
         for d in list_devices():

@@ -49,6 +49,7 @@ import numpy as np
 
 from kwsdk.audio import audio_blocks
 from kwsdk.config import ConfigError
+from kwsdk.detector import check_refractory, keyword_index, refractory_frames
 from kwsdk.frontend.integer import to_pcm16
 
 CHUNK = 1600  # samples per kws_process call: 100 ms at 16 kHz
@@ -138,27 +139,6 @@ class Backend(Protocol):
     def set_refractory(self, seconds: float) -> None: ...
 
     def process(self, pcm: np.ndarray, offset: int = 0) -> list[dict]: ...
-
-
-def keyword_index(categories: list[str], keyword: str) -> int:
-    """The category index of a keyword a backend may set; a clear error otherwise."""
-    if keyword not in categories or keyword.startswith("_"):
-        raise ConfigError(f"no keyword {keyword!r} in this model ({', '.join(categories)})")
-    return categories.index(keyword)
-
-
-MAX_REFRACTORY_S = 3600
-
-
-def check_refractory(seconds, what: str) -> None:
-    """A clear error unless `seconds` is a refractory period kwsdk accepts."""
-    if not (isinstance(seconds, (int, float)) and 0 <= seconds <= MAX_REFRACTORY_S):
-        raise ConfigError(f"{what} must be a number of seconds (0-{MAX_REFRACTORY_S})")
-
-
-def refractory_frames(seconds: float, sample_rate: int, hop: int) -> int:
-    """The detector's refractory period in frames, rounded as kwsdk.detector does."""
-    return int(round(seconds * sample_rate / hop))
 
 
 def load_model(path: Path) -> Backend:

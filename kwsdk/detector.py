@@ -37,7 +37,7 @@ from pathlib import Path
 
 import numpy as np
 
-from kwsdk.config import DetectorConfig, RunConfig
+from kwsdk.config import ConfigError, DetectorConfig, RunConfig
 from kwsdk.fileio import atomic_write_text
 
 NON_KEYWORDS = ("_unknown_", "_silence_")
@@ -64,6 +64,27 @@ def detector_config(run_dir: Path, cfg: RunConfig) -> DetectorConfig:
 def save_detector(run_dir: Path, det: DetectorConfig) -> None:
     """Write a run's calibrated detector (what detector_config reads back)."""
     atomic_write_text(Path(run_dir) / "detector.json", json.dumps(dataclasses.asdict(det), indent=2) + "\n")
+
+
+def keyword_index(categories: list[str], keyword: str) -> int:
+    """The category index of a keyword a backend may set; a clear error otherwise."""
+    if keyword not in categories or keyword.startswith("_"):
+        raise ConfigError(f"no keyword {keyword!r} in this model ({', '.join(categories)})")
+    return categories.index(keyword)
+
+
+MAX_REFRACTORY_S = 3600
+
+
+def check_refractory(seconds, what: str) -> None:
+    """A clear error unless `seconds` is a refractory period kwsdk accepts."""
+    if not (isinstance(seconds, (int, float)) and 0 <= seconds <= MAX_REFRACTORY_S):
+        raise ConfigError(f"{what} must be a number of seconds (0-{MAX_REFRACTORY_S})")
+
+
+def refractory_frames(seconds: float, sample_rate: int, hop: int) -> int:
+    """The refractory period in frames (IntDetector, the C detector, both daemon backends)."""
+    return int(round(seconds * sample_rate / hop))
 
 
 def keyword_indices(categories: list[str]) -> list[int]:
@@ -163,7 +184,7 @@ class IntDetector:
         if self.k < 1:
             raise ValueError("smooth_frames must be >= 1")
         self.thr = threshold_sums(categories, cfg)
-        self.refractory = int(round(cfg.refractory_s * sample_rate / hop))
+        self.refractory = refractory_frames(cfg.refractory_s, sample_rate, hop)
         self.hop = hop
         self.reset()
 

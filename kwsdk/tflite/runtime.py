@@ -15,6 +15,8 @@ from pathlib import Path
 
 import numpy as np
 
+from kwsdk.detector import keyword_index, refractory_frames
+
 RUNTIMES = ("litert", "tflm")
 
 
@@ -166,14 +168,10 @@ class TfliteDetector:
         self.pipe.reset()
 
     def set_threshold(self, keyword: str, threshold: float) -> None:
-        from kwsdk.daemon import keyword_index
-
         # As kws_set_threshold: a q15 threshold times the smoothing window.
         self.pipe.detector.thr[keyword_index(self.categories, keyword)] = int(round(threshold * 32768)) * self.k
 
     def set_refractory(self, seconds: float) -> None:
-        from kwsdk.daemon import refractory_frames
-
         self.pipe.detector.refractory = refractory_frames(seconds, self.sample_rate, self.pipe.fcfg.hop_size)
 
     def process(self, pcm: np.ndarray, offset: int = 0) -> list[dict]:
