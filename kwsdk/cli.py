@@ -36,36 +36,11 @@ def _emit(result: dict, as_json: bool, summary) -> None:
 
 
 def cmd_train(args) -> int:
-    import dataclasses
-
-    from kwsdk.config import ModelConfig, RunConfig, feature_preset
+    from kwsdk.config import TRAIN_OVERRIDES, training_config
     from kwsdk.train import train
 
-    cfg = RunConfig.load(args.config) if args.config else RunConfig()
-    if args.preset:
-        cfg.features = feature_preset(args.preset)
-    if args.model_preset:  # the preset's model, augmentation and epochs, over the config file's
-        preset = MODEL_PRESETS[args.model_preset]
-        cfg.model = ModelConfig(**preset["model"])
-        cfg.augment = dataclasses.replace(cfg.augment, **preset["augment"])
-        cfg.train = dataclasses.replace(cfg.train, **preset["train"])
-    if args.frontend:
-        cfg.features.frontend = args.frontend
-    if args.keywords:
-        cfg.data.keywords = [k.strip() for k in args.keywords.split(",") if k.strip()]
-    for attr, section, field in [("max_per_class", "data", "max_per_class"), ("bad_list", "data", "bad_list"),
-                                 ("epochs", "train", "epochs"), ("seed", "train", "seed"),
-                                 ("threads", "train", "threads"), ("cell", "model", "cell"),
-                                 ("hidden", "model", "hidden"), ("layers", "model", "layers"),
-                                 ("teacher", "train", "teacher"), ("extra_data", "data", "extra_dirs"),
-                                 ("negatives", "data", "negatives_dirs")]:
-        value = getattr(args, attr)
-        if value is not None:
-            if attr == "teacher":  # the run folder records where its teacher is, from anywhere
-                value = str(Path(value).resolve())
-            if attr in ("extra_data", "negatives"):
-                value = [str(Path(v).resolve()) for v in value]
-            setattr(getattr(cfg, section), field, value)
+    cfg = training_config(args.config, args.preset, args.model_preset, args.frontend, args.keywords,
+                          {name: getattr(args, name) for name in TRAIN_OVERRIDES})
     metrics = train(Path(args.data), Path(args.out), cfg, _cache(args), progress=not args.quiet, log=log)
     if metrics:
         print(f"run folder: {args.out}")

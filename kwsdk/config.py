@@ -285,3 +285,44 @@ def _update(obj: Any, values: dict[str, Any], where: str) -> Any:
             v = float(v)
         changes[k] = v
     return dataclasses.replace(obj, **changes)
+
+
+# `kwsdk train` options that set one config field: option dest -> (section, field).
+TRAIN_OVERRIDES = {"max_per_class": ("data", "max_per_class"), "bad_list": ("data", "bad_list"),
+                   "epochs": ("train", "epochs"), "seed": ("train", "seed"), "threads": ("train", "threads"),
+                   "cell": ("model", "cell"), "hidden": ("model", "hidden"), "layers": ("model", "layers"),
+                   "teacher": ("train", "teacher"), "extra_data": ("data", "extra_dirs"),
+                   "negatives": ("data", "negatives_dirs")}
+PATH_OVERRIDES = {"teacher", "extra_data", "negatives"}  # recorded absolute, so a run folder works from anywhere
+
+
+def training_config(config_file: str | None = None, feature_preset_name: str | None = None,
+                    model_preset: str | None = None, frontend: str | None = None, keywords: str | None = None,
+                    overrides: dict[str, Any] | None = None) -> RunConfig:
+    """The resolved config of a training run, in this order: the config file
+    (or the defaults), the feature preset, the model preset (its model, and
+    its augmentation and training fields over the file's), the frontend, the
+    comma-separated keywords, then single fields (TRAIN_OVERRIDES; None:
+    not given)."""
+    cfg = RunConfig.load(config_file) if config_file else RunConfig()
+    if feature_preset_name:
+        cfg.features = feature_preset(feature_preset_name)
+    if model_preset:
+        if model_preset not in MODEL_PRESETS:
+            raise ConfigError(f"unknown model preset {model_preset!r}; choose from {sorted(MODEL_PRESETS)}")
+        preset = MODEL_PRESETS[model_preset]
+        cfg.model = ModelConfig(**preset["model"])
+        cfg.augment = dataclasses.replace(cfg.augment, **preset["augment"])
+        cfg.train = dataclasses.replace(cfg.train, **preset["train"])
+    if frontend:
+        cfg.features.frontend = frontend
+    if keywords:
+        cfg.data.keywords = [k.strip() for k in keywords.split(",") if k.strip()]
+    for name, value in (overrides or {}).items():
+        if value is None:
+            continue
+        if name in PATH_OVERRIDES:
+            value = str(Path(value).resolve()) if isinstance(value, str) else [str(Path(v).resolve()) for v in value]
+        section, fld = TRAIN_OVERRIDES[name]
+        setattr(getattr(cfg, section), fld, value)
+    return cfg
