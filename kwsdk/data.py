@@ -17,18 +17,16 @@ from __future__ import annotations
 
 import hashlib
 import json
-import sys
 import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from kwsdk.audio import AUDIO_SUFFIXES, MIN_SECONDS, AudioError, decode_audio, is_audio_file
 from kwsdk.config import DataConfig
-from kwsdk.fileio import atomic_write
 from kwsdk.streams import NOISE_TRAIN_FRACTION
+from kwsdk.fileio import atomic_write, progress_bar
 
 UNKNOWN = "_unknown_"
 SILENCE = "_silence_"
@@ -320,7 +318,7 @@ def decode_files(root: Path, jobs: list[tuple[str, float]], sample_rate: int, pr
     # Keyed by content, not size/mtime: copies and touched files still hit,
     # edited files never do.
     key = hashlib.sha1(json.dumps([CACHE_VERSION, sample_rate, jobs]).encode())
-    for rel, _ in tqdm(jobs, desc="hashing", unit="file", file=sys.stderr, disable=not progress):
+    for rel, _ in progress_bar(jobs, progress, desc="hashing", unit="file"):
         try:
             key.update(hashlib.sha1((root / rel).read_bytes()).digest())
         except OSError:
@@ -335,7 +333,7 @@ def decode_files(root: Path, jobs: list[tuple[str, float]], sample_rate: int, pr
 
 def _decode_files(root: Path, jobs: list[tuple[str, float]], sample_rate: int, progress: bool) -> dict[str, Result]:
     results: dict[str, Result] = {}
-    for rel, min_seconds in tqdm(jobs, desc="decoding", unit="file", file=sys.stderr, disable=not progress):
+    for rel, min_seconds in progress_bar(jobs, progress, desc="decoding", unit="file"):
         try:
             results[rel] = decode_audio((root / rel).read_bytes(), sample_rate, min_seconds, Path(rel).suffix)
         except OSError as e:

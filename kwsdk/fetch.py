@@ -29,9 +29,8 @@ import zlib
 from dataclasses import dataclass
 from pathlib import Path, PurePosixPath
 
-from tqdm import tqdm
 
-from kwsdk.fileio import atomic_write_text
+from kwsdk.fileio import atomic_write_text, progress_bar
 
 FETCHED = ".kwsdk-fetched.json"
 URL_ENV = "KWSDK_DATA_URL"
@@ -143,7 +142,7 @@ def download(url: str, part: Path, name: str, size: int, progress: bool, log) ->
         stream.close()
         raise FetchError(f"{url}: {total:,} bytes, but {name} has {size:,}: not that archive")
     with stream, open(part, "r+b" if start else "wb") as f, \
-            tqdm(total=size, initial=start, unit="B", unit_scale=True, desc="download", disable=not progress) as bar:
+            progress_bar(None, progress, total=size, initial=start, unit="B", unit_scale=True, desc="download") as bar:
         f.seek(start)
         f.truncate()
         try:
@@ -162,8 +161,8 @@ def check(part: Path, archive: Archive, progress: bool) -> None:
     """Size and SHA-256; a file that fails is deleted (it cannot be resumed)."""
     got = part.stat().st_size
     h = hashlib.sha256()
-    with open(part, "rb") as f, tqdm(total=got, unit="B", unit_scale=True, desc="checksum",
-                                     disable=not progress) as bar:
+    with open(part, "rb") as f, progress_bar(None, progress, total=got, unit="B", unit_scale=True,
+                                             desc="checksum") as bar:
         while block := f.read(BLOCK):
             h.update(block)
             bar.update(len(block))
@@ -204,7 +203,7 @@ def unpack(part: Path, out: Path, progress: bool) -> int:
     tmp = Path(tempfile.mkdtemp(prefix=f".{out.name}.", dir=out.parent))
     try:
         n = 0
-        with tarfile.open(part, "r:*") as tar, tqdm(unit=" files", desc="unpack", disable=not progress) as bar:
+        with tarfile.open(part, "r:*") as tar, progress_bar(None, progress, unit=" files", desc="unpack") as bar:
             for m in tar:
                 problem = _member_problem(m)
                 if problem:

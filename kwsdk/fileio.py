@@ -1,12 +1,23 @@
-"""Atomic file writes: outputs appear whole or not at all."""
+"""Atomic file writes (outputs appear whole or not at all), the cache
+folder, and progress bars."""
 
 from __future__ import annotations
 
 import os
 import shutil
+import sys
 import tempfile
 from pathlib import Path
 from typing import Callable
+
+from tqdm import tqdm
+
+PROGRESS_DELAY_S = 2.0  # a bar appears only for work that takes longer: one bar per step that takes seconds
+
+
+def progress_bar(iterable=None, enabled: bool = True, **kw) -> tqdm:
+    """A tqdm bar on stderr, shown once the work has taken PROGRESS_DELAY_S."""
+    return tqdm(iterable, disable=not enabled, delay=PROGRESS_DELAY_S, file=sys.stderr, **kw)
 
 
 def default_cache_dir() -> Path:

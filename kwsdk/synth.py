@@ -15,7 +15,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -25,10 +24,9 @@ from pathlib import Path
 import numpy as np
 import soundfile as sf
 from scipy.signal import resample_poly
-from tqdm import tqdm
 
 from kwsdk.audio import AUDIO_SUFFIXES, AudioError, is_audio_file, read_audio
-from kwsdk.fileio import atomic_write
+from kwsdk.fileio import atomic_write, progress_bar
 
 SAMPLE_RATE = 16000
 CLIP_SAMPLES = SAMPLE_RATE  # 1.000 s
@@ -252,8 +250,7 @@ def synthesize(words: list[str], out_dir: Path, count_per_word: int = 100, seed:
     # random choice is already fixed, so the output does not depend on order.
     with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
         results = pool.map(lambda c: _render(exe, c, noises), clips)
-        truncated = sum(tqdm(results, total=len(clips), desc="synth", unit="clip",
-                             file=sys.stderr, disable=not progress))
+        truncated = sum(progress_bar(results, progress, total=len(clips), desc="synth", unit="clip"))
 
     return {
         "out_dir": str(out_dir),

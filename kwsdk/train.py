@@ -26,7 +26,6 @@ import io
 import json
 import os
 import queue
-import sys
 import threading
 import time
 from dataclasses import dataclass
@@ -36,19 +35,18 @@ import numpy as np
 import torch
 import torch.distributed as dist
 from torch import nn
-from tqdm import tqdm
 
 from kwsdk.augment import Augmenter
 from kwsdk.config import ConfigError, DetectorConfig, RunConfig
 from kwsdk.data import Dataset, clip_length, load_dataset
 from kwsdk.detector import calibrate_clip_floor, clip_decisions, save_detector
-from kwsdk.fileio import atomic_write_bytes, atomic_write_text
 from kwsdk.frontend import make_frontend
 from kwsdk.frontend.features import Frontend, cached_features
 from kwsdk.metrics import clip_metrics
 from kwsdk.models import KWSModel
 from kwsdk.negatives import Negatives, load_negatives
 from kwsdk.streams import StreamBuilder, noise_segments, prepare
+from kwsdk.fileio import atomic_write_bytes, atomic_write_text, progress_bar
 
 NORM_BATCHES = 4
 
@@ -373,8 +371,8 @@ def train(data_dir: Path, out: Path, cfg: RunConfig, cache_dir: Path | None = No
         losses = []
         with prefetch(functools.partial(prep.builder.batch, rng, cfg.train.batch_size, frontend),
                       cfg.train.steps_per_epoch) as batches:
-            bar = tqdm(batches, total=cfg.train.steps_per_epoch, desc=f"epoch {epoch + 1}/{cfg.train.epochs}",
-                       disable=not progress, leave=False, file=sys.stderr)
+            bar = progress_bar(batches, progress, total=cfg.train.steps_per_epoch,
+                               desc=f"epoch {epoch + 1}/{cfg.train.epochs}", leave=False)
             for x, y in bar:
                 losses.append(train_step(net, model, opt, loss_fn, x, y, cfg, teacher))
                 update_ema(ema, model, cfg.train.ema_decay)

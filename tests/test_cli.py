@@ -33,3 +33,17 @@ def test_synth_json_then_train_on_it(tmp_path):
 def test_version():
     p = subprocess.run([sys.executable, "-m", "kwsdk.cli", "--version"], capture_output=True, text=True)
     assert p.returncode == 0 and p.stdout.startswith("kwsdk ")
+
+
+def test_progress_bars_only_for_work_that_takes_seconds(capsys, monkeypatch):
+    import time
+
+    from kwsdk import fileio
+
+    for _ in fileio.progress_bar(range(256), desc="hashing"):
+        pass
+    assert capsys.readouterr().err == ""  # sub-second work: no bar
+    monkeypatch.setattr(fileio, "PROGRESS_DELAY_S", 0.05)
+    for _ in fileio.progress_bar(range(3), desc="slow"):
+        time.sleep(0.05)
+    assert "slow" in capsys.readouterr().err

@@ -19,7 +19,6 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
-from tqdm import tqdm
 
 from kwsdk.audio import AudioError, audio_files, is_audio_file, read_audio
 from kwsdk.config import FeatureConfig, VadConfig
@@ -27,6 +26,7 @@ from kwsdk.frontend.cfrontend import CFrontend
 from kwsdk.frontend.features import Frontend
 from kwsdk.frontend.integer import IntegerFrontend, to_pcm16
 from kwsdk.frontend.vad import FloatVad, IntVad
+from kwsdk.fileio import progress_bar
 
 NOISE_DIR = "_background_noise_"
 NOISE_SNRS_DB = (0.0, 10.0, 20.0)
@@ -82,7 +82,7 @@ def frontend_check(data: Path, cfg: FeatureConfig, vad_cfg: VadConfig | None = N
     tot, skipped = _Totals(), []
     with tempfile.TemporaryDirectory() as tmp:
         cfe = CFrontend(cfg, Path(build_dir or tmp), vad_cfg)
-        for i, path in enumerate(tqdm(clips, desc="frontend-check", unit="clip", disable=not progress)):
+        for i, path in enumerate(progress_bar(clips, progress, desc="frontend-check", unit="clip")):
             rel = str(path.relative_to(data))
             try:
                 audio = read_audio(path, cfg.sample_rate)
