@@ -9,7 +9,16 @@ import sys
 from pathlib import Path
 
 from kwsdk import __version__
-from kwsdk.config import MODEL_PRESETS
+from kwsdk.config import FEATURE_PRESETS, MODEL_PRESETS, SPLITS
+from kwsdk.fetch import ARCHIVES
+from kwsdk.mcu import CPUS
+from kwsdk.rpi import ARCHES
+from kwsdk.tflite.runtime import RUNTIMES
+
+# Targets of verify and report, from the definitions of the cores, Pi builds and TFLite runtimes.
+VERIFY_TARGETS = ["host", "host-sanitize", *(c.name for c in CPUS.values() if c.board), *(f"rpi-{a}" for a in ARCHES),
+                  *RUNTIMES]
+REPORT_TARGETS = [*CPUS, "rpi-aarch64"]
 
 
 def log(msg: str) -> None:
@@ -344,7 +353,7 @@ def build_parser() -> argparse.ArgumentParser:
     t.add_argument("--keywords", help="comma-separated target words (default: the ten Speech Commands words); "
                                       "other words become _unknown_")
     t.add_argument("--config", help="JSON file with any subset of the config (see a run's config.json)")
-    t.add_argument("--preset", choices=["default", "ell"], help="feature preset (default: 'default')")
+    t.add_argument("--preset", choices=sorted(FEATURE_PRESETS), help="feature preset (default: 'default')")
     t.add_argument("--epochs", type=int, help="training epochs (default 36; see train.steps_per_epoch)")
     t.add_argument("--seed", type=int, help="seed for initialisation, data order and augmentation (default 0)")
     t.add_argument("--max-per-class", type=int, help="use at most N clips per category")
@@ -386,7 +395,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "clips with noise gaps (keyword recall, false accepts per hour, curve PNG).")
     e.add_argument("--run", required=True, help="run folder made by kwsdk train")
     e.add_argument("--data", required=True, help="Speech Commands-layout folder")
-    e.add_argument("--split", default="test", choices=["test", "val", "train", "all"],
+    e.add_argument("--split", default="test", choices=[*SPLITS, "all"],
                    help="which clips; 'all' scores every usable clip (a separate test set)")
     e.add_argument("--stream", action="store_true", help="continuous-stream evaluation")
     e.add_argument("--minutes", type=float, default=60.0, help="stream length (default 60)")
@@ -403,7 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "keyword (any layout, .wav/.flac/.ogg, split by speaker like the clips); every file of "
                         "the split once, joined with gaps over the stream's noise. Repeat for several folders; "
                         "adds the DET curve (det_SPLIT.png)")
-    e.add_argument("--negatives-split", choices=["test", "val", "train", "all"],
+    e.add_argument("--negatives-split", choices=[*SPLITS, "all"],
                    help="the negatives' split (default: --split); 'all' for a model that never trained on them")
     e.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
     _common(e)
@@ -428,8 +437,8 @@ def build_parser() -> argparse.ArgumentParser:
                                      "download resumes), check its size and SHA-256 against kwsdk's, and unpack "
                                      "it into --out through a temporary folder (nothing half-unpacked is left, "
                                      "no member may land outside --out). Running it again is a no-op.")
-    df.add_argument("dataset", choices=["speech-commands"], help="which data set")
-    df.add_argument("--version", default="0.02", choices=["0.01", "0.02"],
+    df.add_argument("dataset", choices=sorted({d for d, _ in ARCHIVES}), help="which data set")
+    df.add_argument("--version", default="0.02", choices=sorted({v for _, v in ARCHIVES}),
                     help="Speech Commands version (default 0.02: 105,829 clips, 35 words, 2.3 GB)")
     df.add_argument("--out", required=True, help="folder to unpack into (absent or empty)")
     df.add_argument("--url", help="a mirror, file:// URL or local path of the same archive "
@@ -445,7 +454,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "frames (exit status 1 if any) and integer-vs-float VAD agreement.")
     f.add_argument("--data", required=True, help="folder of .wav clips (searched recursively; "
                                                  "_background_noise_/ supplies noise for the VAD check)")
-    f.add_argument("--preset", default="default", choices=["default", "ell"], help="feature preset")
+    f.add_argument("--preset", default="default", choices=sorted(FEATURE_PRESETS), help="feature preset")
     f.add_argument("--mfcc", type=int, default=0, help="also apply the DCT stage, keeping N coefficients")
     f.add_argument("--vad-hysteresis", type=float, default=0.0, help="VAD hang-over in seconds (default 0)")
     f.add_argument("--json", action="store_true", help="print exactly one JSON object on stdout")
@@ -492,11 +501,11 @@ def build_parser() -> argparse.ArgumentParser:
                         "for --arch, or a Makefile to build on the Pi with --native; tflite: the model as "
                         ".tflite (int16 activations / int8 weights, and float) for LiteRT and TFLite Micro, "
                         "with the frontend C that feeds it")
-    x.add_argument("--arch", choices=["aarch64", "armhf"],
+    x.add_argument("--arch", choices=list(ARCHES),
                    help="Raspberry Pi OS for --target rpi: aarch64 (64-bit, Pi 3/4/5) or armhf (32-bit, Pi 2+)")
     x.add_argument("--native", action="store_true",
                    help="with --target rpi: no cross build; the Makefile builds on the Pi with -mcpu=native")
-    x.add_argument("--cpu", choices=["cortex-m0plus", "cortex-m3", "cortex-m4", "cortex-m7", "cortex-m33"],
+    x.add_argument("--cpu", choices=list(CPUS),
                    help="Cortex-M core for --target mcu")
     pipeline_flags(x)
     wide_flag(x)
@@ -510,9 +519,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "the reference's. Exit status 1 when C and reference differ.")
     v.add_argument("--run", required=True, help="run folder, quantized with kwsdk quantize")
     v.add_argument("--data", required=True, help="Speech Commands-layout folder")
-    v.add_argument("--target", default="host", choices=["host", "host-sanitize", "cortex-m0plus", "cortex-m3",
-                                                       "cortex-m4", "cortex-m7", "rpi-aarch64", "rpi-armhf", "litert",
-                                                       "tflm"],
+    v.add_argument("--target", default="host", choices=VERIFY_TARGETS,
                    help="host: native build; host-sanitize: the same under ASan + UBSan; cortex-mN: the test "
                         "firmware on QEMU's mps2 board for that core (semihosting), cortex-m0plus on its micro:bit "
                         "(a Cortex-M0, same instruction set; 256 KB flash, 16 KB RAM); rpi-aarch64 / rpi-armhf: "
@@ -520,7 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
                         "litert / tflm: the exported 16x8 .tflite in LiteRT or the TFLite Micro interpreter on "
                         "kwsdk's C features, compared with kwsdk's C and PyTorch (agreement, not bit-exactness; "
                         "exit status 1 below 0.98 top-1 agreement with the C)")
-    v.add_argument("--split", default="test", choices=["test", "val", "train", "all"], help="which clips")
+    v.add_argument("--split", default="test", choices=[*SPLITS, "all"], help="which clips")
     v.add_argument("--stream-minutes", type=float, default=10.0, help="length of the stream check (default 10)")
     v.add_argument("--chunk", type=int, default=333, help="samples per call when feeding clips (default 333)")
     pipeline_flags(v)
@@ -537,8 +544,7 @@ def build_parser() -> argparse.ArgumentParser:
                                    "instruction per cycle. --target rpi-aarch64 counts the Raspberry Pi's "
                                    "64-bit build the same way (run bare, without an OS; no flash/RAM figures).")
     r.add_argument("--run", required=True, help="run folder, quantized with kwsdk quantize")
-    r.add_argument("--target", default="cortex-m4", choices=["cortex-m0plus", "cortex-m3", "cortex-m4",
-                                                             "cortex-m7", "cortex-m33", "rpi-aarch64"],
+    r.add_argument("--target", default="cortex-m4", choices=REPORT_TARGETS,
                    help="core (default M4), or rpi-aarch64 for the Raspberry Pi's 64-bit build")
     r.add_argument("--opt", default="-O2", choices=["-O2", "-Os"], help="optimisation of the counted build")
     r.add_argument("--clock-mhz", type=float, default=64.0, help="clock for the duty-cycle estimate (default 64)")

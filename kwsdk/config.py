@@ -15,6 +15,9 @@ from pathlib import Path
 from typing import Any
 
 
+SPLITS = ("train", "val", "test")
+
+
 class ConfigError(ValueError):
     """A configuration value or file is invalid."""
 

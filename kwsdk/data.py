@@ -24,14 +24,13 @@ from pathlib import Path
 import numpy as np
 
 from kwsdk.audio import AUDIO_SUFFIXES, MIN_SECONDS, AudioError, decode_audio, is_audio_file
-from kwsdk.config import DataConfig
+from kwsdk.config import SPLITS, DataConfig
 from kwsdk.streams import NOISE_TRAIN_FRACTION
 from kwsdk.fileio import atomic_write, progress_bar
 
 UNKNOWN = "_unknown_"
 SILENCE = "_silence_"
 NOISE_DIR = "_background_noise_"
-SPLITS = ("train", "val", "test")
 LIST_FILES = {"val": "validation_list.txt", "test": "testing_list.txt"}
 MAX_NUM_WAVS_PER_CLASS = 2**27 - 1  # from Google's Speech Commands which_set
 CACHE_VERSION = 2  # bump when decoding changes, to invalidate old caches (2: FLAC and OGG)
