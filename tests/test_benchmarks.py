@@ -57,3 +57,16 @@ def test_peer_engines_hear_alexa_and_not_computer():
         assert len(own) == 3 and p.max() > 0.9, engine.name
         t, p, own, _ = engine.run(pcm("computer"))
         assert len(own) == 0 and p.max() < 0.5, engine.name
+
+
+@pytest.mark.slow
+@pytest.mark.extended
+def test_bench_scale_small(dev_data):
+    p = subprocess.run([sys.executable, str(BENCH / "bench_scale.py"), "--small", "--steps", "2", "--json"],
+                       capture_output=True, text=True, timeout=1200, cwd=BENCH)
+    assert p.returncode == 0, p.stderr[-3000:]
+    r = json.loads(p.stdout)
+    assert r["clips"] == r["cold_load"]["clips"] == 3500 and r["cold_load"]["skipped"] == 0
+    assert r["warm_load"]["clips"] == r["cold_load"]["clips"] and r["cache_bytes"] > 0
+    assert r["warm_load"]["seconds"] < r["cold_load"]["seconds"]
+    assert 0 < r["utterances_per_second_ratio"] < 10
