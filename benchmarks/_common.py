@@ -57,7 +57,7 @@ def speech_pcm(ds, seconds: float, sample_rate: int, gap_s: float = 0.0) -> tupl
     """(int16 signal of `seconds`, clips in it): speech clips concatenated,
     each followed by gap_s of quiet noise, cycled if the data is small. The
     count includes a clip cut off at the end and repeats of a cycled one."""
-    from kwsdk.frontend.integer import to_pcm16
+    from kwsdk.audio import to_pcm16
 
     n = int(round(seconds * sample_rate))
     # Clips are at most 1 s, so seconds + 1 of them suffice.

@@ -7,6 +7,8 @@ set's clips (gain, shift, speed, noise): it is NOT real speech of that
 many speakers, only data of that size. Then, each in a fresh process:
 - a cold load (scan, decode, write the cache) and a warm load (from the
   cache), with files per second and the cache's size on disk;
+- a warm start: what `kwsdk train` does before its first step with the
+  cache warm (load, place the training clips, validation features);
 - the peak resident memory of each (VmHWM of that process);
 - training throughput (utterances placed in training streams per second,
   as benchmarks/bench_train.py measures it, `kwsdk train`'s way) for
@@ -120,6 +122,20 @@ def phase_load(args) -> dict:
             "peak_rss_bytes": peak_rss_bytes()}
 
 
+def phase_start(args) -> dict:
+    """What `kwsdk train` does before its first step: load, place the
+    training clips (word bounds), the validation clips' features."""
+    from kwsdk.config import RunConfig
+    from kwsdk.train import clip_features, prepare_data
+
+    t0 = time.perf_counter()
+    cfg = RunConfig()
+    prep = prepare_data(args.root, cfg, args.cache, progress=False)
+    loaded = time.perf_counter() - t0
+    clip_features(prep.dataset.split("val"), cfg, args.cache)
+    return {"seconds": time.perf_counter() - t0, "prepare_seconds": loaded, "peak_rss_bytes": peak_rss_bytes()}
+
+
 def phase_train(args) -> dict:
     from bench_train import measure
 
@@ -149,12 +165,12 @@ def main() -> None:
     p.add_argument("--steps", type=int, default=20, help="timed training steps per data set (default 20)")
     p.add_argument("--keep", type=Path, help="write the synthetic set here and keep it (default: a temporary folder)")
     p.add_argument("--json", action="store_true", help="print one JSON object")
-    p.add_argument("--phase", choices=["load", "train"], help=argparse.SUPPRESS)
+    p.add_argument("--phase", choices=["load", "start", "train"], help=argparse.SUPPRESS)
     p.add_argument("--root", type=Path, help=argparse.SUPPRESS)
     p.add_argument("--cache", type=Path, help=argparse.SUPPRESS)
     args = p.parse_args()
     if args.phase:  # a child process: one measurement, one JSON line
-        print(json.dumps((phase_load if args.phase == "load" else phase_train)(args)))
+        print(json.dumps({"load": phase_load, "start": phase_start, "train": phase_train}[args.phase](args)))
         return
     if not DEV_DATA.is_dir():
         p.error(f"needs the dev set at {DEV_DATA} to perturb")
@@ -165,6 +181,8 @@ def main() -> None:
         made = make_dataset(root, DEV_DATA, clips, os.cpu_count() or 1)
         cold = run_phase("load", root, cache, args.steps)
         warm = run_phase("load", root, cache, args.steps)
+        run_phase("start", root, cache, args.steps)  # computes the validation features once
+        start = run_phase("start", root, cache, args.steps)
         train = run_phase("train", root, cache, args.steps)
         run_phase("load", DEV_DATA, dev_cache, args.steps)  # the dev set's cache, so its training starts warm
         dev = run_phase("train", DEV_DATA, dev_cache, args.steps)
@@ -172,7 +190,7 @@ def main() -> None:
                             "not this many speakers' speech", "clips": clips, "data_bytes": folder_bytes(root),
                "make_seconds": made, "cold_load": cold, "warm_load": warm,
                "cold_files_per_second": clips / cold["seconds"], "warm_files_per_second": clips / warm["seconds"],
-               "cache_bytes": folder_bytes(cache), "train": train, "dev_train": dev,
+               "cache_bytes": folder_bytes(cache), "warm_start": start, "train": train, "dev_train": dev,
                "utterances_per_second_ratio": train["utterances_per_s"] / dev["utterances_per_s"]}
     if args.json:
         print(json.dumps(res, indent=2))
@@ -185,6 +203,8 @@ def main() -> None:
          f"{cold['peak_rss_bytes'] / gb:.2f} GB"],
         ["warm load (cache)", f"{warm['seconds']:.1f}", f"{res['warm_files_per_second']:,.0f}",
          f"{warm['peak_rss_bytes'] / gb:.2f} GB"],
+        ["warm start (load, place clips, validation features)", f"{start['seconds']:.1f}", "",
+         f"{start['peak_rss_bytes'] / gb:.2f} GB"],
         [f"training, {args.steps} steps", f"{train['total_seconds']:.1f}", "",
          f"{train['peak_rss_bytes'] / gb:.2f} GB"],
         [f"training on the dev set, {args.steps} steps", f"{dev['total_seconds']:.1f}", "",

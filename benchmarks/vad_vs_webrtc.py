@@ -40,7 +40,8 @@ import webrtcvad
 from _common import add_data_arg, load_data, print_table, speech_clips
 from kwsdk.config import VadConfig, feature_preset
 from kwsdk.frontend.features import Frontend
-from kwsdk.frontend.integer import IntegerFrontend, to_pcm16
+from kwsdk.frontend.integer import IntegerFrontend
+from kwsdk.audio import to_pcm16
 from kwsdk.frontend.vad import FloatVad, IntVad, channel_centres
 
 TRUTH_DB = 30.0

@@ -68,7 +68,7 @@ def signal(files: list, noise: list[np.ndarray], snr_db: float, pad_s: float, sr
     """The files one after another, each with pad_s of noise either side and
     noise under it at snr_db below its speech level: (int16 signal, spans of
     the files in samples)."""
-    from kwsdk.frontend.integer import to_pcm16
+    from kwsdk.audio import to_pcm16
 
     rng = np.random.default_rng(seed)
     pad, pieces, spans, pos = int(pad_s * sr), [], [], 0
@@ -243,7 +243,7 @@ def build_audio(args, p, cfg):
         p.error(str(e))
     test = ds.split("test")
     positives = [c for c in test if c.label == args.keyword]
-    others = [NegativeFile(c.path, str(args.data), c.speaker, c.split, c.audio) for c in test if c.label == UNKNOWN]
+    others = [NegativeFile(c.path, str(args.data), c.speaker, c.split, c.pcm) for c in test if c.label == UNKNOWN]
     negatives = others + (neg.split("test") if neg else [])
     if not positives or not negatives:
         p.error(f"the test split has {len(positives)} {args.keyword!r} recordings and {len(negatives)} negatives")

@@ -42,6 +42,23 @@ def audio_files(root: Path, skip: str) -> list[Path]:
     return sorted(p for p in root.rglob("*") if is_audio_file(p) and skip not in p.relative_to(root).parts)
 
 
+def to_pcm16(audio: np.ndarray) -> np.ndarray:
+    """Float audio in [-1, 1] (int16 / 32768) back to int16, exactly."""
+    return np.clip(np.round(np.asarray(audio, np.float64) * 32768.0), -32768, 32767).astype(np.int16)
+
+
+def clip_pcm16(audio: np.ndarray, length: int) -> np.ndarray:
+    """Float audio cut or zero-padded to `length` samples, as int16."""
+    x = np.zeros(length, np.float64)
+    x[: min(length, len(audio))] = audio[:length]
+    return to_pcm16(x)
+
+
+def from_pcm16(pcm: np.ndarray) -> np.ndarray:
+    """int16 samples as float32 in [-1, 1): int16 / 32768, the inverse of to_pcm16."""
+    return pcm.astype(np.float32) * np.float32(1 / 32768)
+
+
 def read_audio(path: str | Path, sample_rate: int = 16000, min_seconds: float = MIN_SECONDS) -> np.ndarray:
     """Read an audio file as float32 mono in [-1, 1] at `sample_rate`."""
     path = Path(path)

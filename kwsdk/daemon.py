@@ -50,7 +50,7 @@ import numpy as np
 from kwsdk.audio import audio_blocks
 from kwsdk.config import ConfigError
 from kwsdk.detector import check_refractory, keyword_index, refractory_frames
-from kwsdk.frontend.integer import to_pcm16
+from kwsdk.audio import to_pcm16
 
 CHUNK = 1600  # samples per kws_process call: 100 ms at 16 kHz
 MAX_EVENTS = 16

@@ -16,24 +16,21 @@ user's folder is only ever read. Device-safe: no torch.
 from __future__ import annotations
 
 import hashlib
-import json
-import zipfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import numpy as np
 
-from kwsdk.audio import AUDIO_SUFFIXES, MIN_SECONDS, AudioError, decode_audio, is_audio_file
+from kwsdk.audio import AUDIO_SUFFIXES, MIN_SECONDS, is_audio_file
+from kwsdk.audiocache import Pcm, decode_files
 from kwsdk.config import SPLITS, DataConfig
 from kwsdk.streams import NOISE_TRAIN_FRACTION
-from kwsdk.fileio import atomic_write, progress_bar
 
 UNKNOWN = "_unknown_"
 SILENCE = "_silence_"
 NOISE_DIR = "_background_noise_"
 LIST_FILES = {"val": "validation_list.txt", "test": "testing_list.txt"}
 MAX_NUM_WAVS_PER_CLASS = 2**27 - 1  # from Google's Speech Commands which_set
-CACHE_VERSION = 2  # bump when decoding changes, to invalidate old caches (2: FLAC and OGG)
 
 
 CLIP_TAIL_S = 0.3  # silence after an evaluated clip, so that late words finish
@@ -42,7 +39,7 @@ CLIP_TAIL_S = 0.3  # silence after an evaluated clip, so that late words finish
 def clip_length(clips: list[Clip], sample_rate: int) -> int:
     """Samples every evaluated clip is cut or zero-padded to: the longest of
     `clips` (at least 1 s; wake phrases run to 6 s) and CLIP_TAIL_S."""
-    longest = max([sample_rate] + [len(c.audio) for c in clips])
+    longest = max([sample_rate] + [len(c.pcm) for c in clips])
     return longest + int(CLIP_TAIL_S * sample_rate)
 
 
@@ -57,7 +54,12 @@ class Clip:
     word: str  # the word actually said (folder name, or file-name prefix in _unknown_)
     speaker: str
     split: str  # "train", "val" or "test"
-    audio: np.ndarray | None = None
+    pcm: Pcm | None = None  # the decoded audio; read it with .audio
+
+    @property
+    def audio(self) -> np.ndarray:
+        """The clip's samples, float32 in [-1, 1]."""
+        return self.pcm.float32()
 
 
 @dataclass
@@ -158,13 +160,13 @@ def load_dataset(root: str | Path, cfg: DataConfig, sample_rate: int = 16000, pr
         if isinstance(results[rel], str):
             ds.skipped.append((rel, results[rel]))
         else:
-            c.audio = results[rel]
+            c.pcm = results[rel]
             ds.clips.append(c)
     for rel in noise_rels:
         if isinstance(results[rel], str):
             ds.skipped.append((rel, results[rel]))
         else:
-            ds.noise.append(results[rel])
+            ds.noise.append(results[rel].float32())
             ds.noise_names.append(Path(rel).name)
     ds.skipped.sort()
     if extra:
@@ -305,72 +307,6 @@ def _limit_per_label(root: Path, clips: list[Clip], n: int) -> list[Clip]:
     return [c for c in clips if id(c) in keep]
 
 
-Result = np.ndarray | str  # decoded audio, or the reason it could not be used
-
-
-def decode_files(root: Path, jobs: list[tuple[str, float]], sample_rate: int, progress: bool,
-                 cache_dir: Path | None) -> dict[str, Result]:
-    """Decode every (path relative to root, min_seconds) job, through the cache
-    when one is given: relative path -> audio, or the reason it is unusable."""
-    if cache_dir is None:
-        return _decode_files(root, jobs, sample_rate, progress)
-    # Keyed by content, not size/mtime: copies and touched files still hit,
-    # edited files never do.
-    key = hashlib.sha1(json.dumps([CACHE_VERSION, sample_rate, jobs]).encode())
-    for rel, _ in progress_bar(jobs, progress, desc="hashing", unit="file"):
-        try:
-            key.update(hashlib.sha1((root / rel).read_bytes()).digest())
-        except OSError:
-            key.update(b"unreadable")  # decoding will report the reason
-    path = cache_dir / f"audio-{key.hexdigest()[:24]}.npz"
-    results = _load_cache(path, [rel for rel, _ in jobs])
-    if results is None:
-        results = _decode_files(root, jobs, sample_rate, progress)
-        _save_cache(path, results)
-    return results
-
-
-def _decode_files(root: Path, jobs: list[tuple[str, float]], sample_rate: int, progress: bool) -> dict[str, Result]:
-    results: dict[str, Result] = {}
-    for rel, min_seconds in progress_bar(jobs, progress, desc="decoding", unit="file"):
-        try:
-            results[rel] = decode_audio((root / rel).read_bytes(), sample_rate, min_seconds, Path(rel).suffix)
-        except OSError as e:
-            results[rel] = f"unreadable: {e.strerror or e}"
-        except AudioError as e:
-            results[rel] = str(e)
-    return results
-
-
-def _save_cache(path: Path, results: dict[str, Result]) -> None:
-    """One .npz: all audio concatenated, with per-file offsets and failure reasons."""
-    rels = list(results)
-    audio = [r if isinstance(r, np.ndarray) else np.zeros(0, np.float32) for r in results.values()]
-    errors = [r if isinstance(r, str) else "" for r in results.values()]
-    offsets = np.cumsum([0] + [len(a) for a in audio])
-
-    def write(p: Path) -> None:
-        with open(p, "wb") as f:  # a file object, so numpy does not append ".npz" to the name
-            np.savez(f, paths=np.array(rels, dtype=str), errors=np.array(errors, dtype=str),
-                     offsets=offsets, audio=np.concatenate(audio) if audio else np.zeros(0, np.float32))
-
-    atomic_write(path, write)
-
-
-def _load_cache(path: Path, rels: list[str]) -> dict[str, Result] | None:
-    """The cached results, or None when the cache is missing, corrupt or for other files."""
-    try:
-        with np.load(path, allow_pickle=False) as z:
-            paths, errors, offsets, audio = z["paths"], z["errors"], z["offsets"], z["audio"]
-    except (OSError, ValueError, KeyError, EOFError, zipfile.BadZipFile):
-        return None
-    if (list(paths) != rels or len(errors) != len(rels) or len(offsets) != len(rels) + 1
-            or audio.dtype != np.float32 or offsets[-1] != len(audio)):
-        return None
-    return {rel: str(err) if err else audio[offsets[i] : offsets[i + 1]].copy()
-            for i, (rel, err) in enumerate(zip(rels, errors))}
-
-
 def _silence_from_noise(ds: Dataset, n: int, sample_rate: int) -> list[Clip]:
     """n one-second cuts of background noise per split, at a random gain of -30..0 dB.
 
@@ -397,7 +333,7 @@ def _silence_from_noise(ds: Dataset, n: int, sample_rate: int) -> list[Clip]:
             gain = np.float32(10 ** (rng.uniform(-30.0, 0.0) / 20))
             audio = ds.noise[k][offset : offset + sample_rate] * gain
             path = ds.root / NOISE_DIR / f"{ds.noise_names[k]}#{offset}"
-            clips.append(Clip(path, SILENCE, SILENCE, "noise", split, audio))
+            clips.append(Clip(path, SILENCE, SILENCE, "noise", split, Pcm.of(audio)))
     return clips
 
 

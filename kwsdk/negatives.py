@@ -22,7 +22,8 @@ import numpy as np
 
 from kwsdk.audio import AUDIO_SUFFIXES, MIN_SECONDS, audio_files
 from kwsdk.config import AugmentConfig, DataConfig
-from kwsdk.data import NOISE_DIR, SPLITS, DataError, decode_files, in_split, speaker_id, speaker_split
+from kwsdk.audiocache import Pcm, decode_files
+from kwsdk.data import NOISE_DIR, SPLITS, DataError, in_split, speaker_id, speaker_split
 from kwsdk.streams import background, fade_edges, frame_power, mix
 
 GAP_S = (0.3, 1.5)  # silence (noise only) after each file
@@ -34,7 +35,12 @@ class NegativeFile:
     source: str  # the folder it was found in, as given
     speaker: str
     split: str
-    audio: np.ndarray
+    pcm: Pcm
+
+    @property
+    def audio(self) -> np.ndarray:
+        """The file's samples, float32 in [-1, 1]."""
+        return self.pcm.float32()
 
 
 @dataclass
@@ -50,7 +56,7 @@ class Negatives:
         """Files and hours per split, and the files skipped with their reasons."""
         return {"folders": list(self.sources),
                 "files": {s: len(self.split(s)) for s in SPLITS},
-                "hours": {s: sum(len(f.audio) for f in self.split(s)) / sample_rate / 3600 for s in SPLITS},
+                "hours": {s: sum(len(f.pcm) for f in self.split(s)) / sample_rate / 3600 for s in SPLITS},
                 "skipped": [{"path": p, "reason": r} for p, r in self.skipped]}
 
 
@@ -138,15 +144,15 @@ def negative_stream(files: list[NegativeFile], sources: list[str], noise: list[n
     pieces, starts, srcs, pos = [], [], [], 0
     order = rng.permutation(len(files))
     for i in order:
-        f = files[i]
+        f, audio = files[i], files[i].audio
         gap = int(rng.uniform(*GAP_S) * sample_rate)
-        speech = np.zeros(len(f.audio) + gap, np.float32)
-        speech[: len(f.audio)] = f.audio
-        fade_edges(speech[: len(f.audio)], sample_rate)
+        speech = np.zeros(len(audio) + gap, np.float32)
+        speech[: len(audio)] = audio
+        fade_edges(speech[: len(audio)], sample_rate)
         bg = background(rng, noise, len(speech), 1.0)
-        pieces.append(mix(rng, speech, speech_rms(f.audio, sample_rate), bg, aug))
+        pieces.append(mix(rng, speech, speech_rms(audio, sample_rate), bg, aug))
         starts.append(pos)
         srcs.append(sources.index(f.source))
         pos += len(speech)
-    lengths = np.array([len(files[i].audio) for i in order])
+    lengths = np.array([len(files[i].pcm) for i in order])
     return NegativeStream(np.concatenate(pieces), np.array(starts), lengths, order, np.array(srcs), list(sources))

@@ -30,7 +30,8 @@ from kwsdk.data import clip_length
 from kwsdk.detector import clip_decisions, detector_config
 from kwsdk.fileio import atomic_write_text
 from kwsdk.fixedpoint import quantize_multipliers, to_fixed
-from kwsdk.frontend.integer import IntegerFrontend, clip_pcm16
+from kwsdk.frontend.integer import IntegerFrontend
+from kwsdk.audio import clip_pcm16
 from kwsdk.metrics import clip_metrics
 from kwsdk.models import KWSModel
 from kwsdk.qmodel.act import PRE_FRAC_BITS

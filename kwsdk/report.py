@@ -33,7 +33,7 @@ from kwsdk.audio import read_audio
 from kwsdk.codegen import c_array, render
 from kwsdk.config import ConfigError
 from kwsdk.export import library_sources, load_quantized
-from kwsdk.frontend.integer import clip_pcm16
+from kwsdk.audio import clip_pcm16
 from kwsdk.hostbuild import write_sources
 from kwsdk.pipeline import PipelineOptions
 

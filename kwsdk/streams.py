@@ -23,6 +23,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kwsdk.audiocache import Pcm, samples
 from kwsdk.config import AugmentConfig, FeatureConfig, StreamConfig
 
 IGNORE = -100
@@ -58,7 +59,7 @@ def fade_edges(a: np.ndarray, sample_rate: int) -> None:
 
 @dataclass
 class Utterance:
-    audio: np.ndarray
+    audio: np.ndarray | Pcm  # float32 samples, or where to read them
     label: int  # category index
     onset: int  # word onset within audio (samples)
     offset: int
@@ -74,10 +75,12 @@ class Placed:
 
 
 def prepare(clips, categories: list[str], sample_rate: int) -> list[Utterance]:
+    """Utterances of the clips; their audio stays where the clips keep it
+    (a cache file at full size) and is read when a stream places it."""
     out = []
     for c in clips:
         on, off = word_bounds(c.audio, sample_rate)
-        out.append(Utterance(c.audio.astype(np.float32), categories.index(c.label), on, off))
+        out.append(Utterance(c.pcm, categories.index(c.label), on, off))
     return out
 
 
@@ -122,7 +125,8 @@ class StreamBuilder:
     of one (the keyword slots stay as many)."""
 
     def __init__(self, utterances: list[Utterance], noise: list[np.ndarray], categories: list[str],
-                 feat: FeatureConfig, stream: StreamConfig, aug: AugmentConfig, negatives: list[np.ndarray] = (),
+                 feat: FeatureConfig, stream: StreamConfig, aug: AugmentConfig,
+                 negatives: list[np.ndarray | Pcm] = (),
                  augment=None):
         self.cats = categories
         self.feat, self.stream, self.aug = feat, stream, aug
@@ -157,13 +161,13 @@ class StreamBuilder:
         src = self.negatives[rng.integers(len(self.negatives))]
         n = int(rng.uniform(self.stream.negative_min_s, self.stream.negative_max_s) * self.feat.sample_rate)
         start = int(rng.integers(max(1, len(src) - n + 1)))
-        a = src[start : start + n]
+        a = src.float32(start, start + n) if isinstance(src, Pcm) else src[start : start + n]
         return Utterance(a, self.unknown, *word_bounds(a, self.feat.sample_rate), whole=True)
 
     def _perturb(self, rng: np.random.Generator, u: Utterance) -> tuple[np.ndarray, int, int]:
         """Random speed (linear-interpolation resampling) and gain of one utterance."""
         speed = rng.uniform(self.aug.speed_min, self.aug.speed_max)
-        a = u.audio
+        a = samples(u.audio)
         if speed != 1.0:  # evaluation streams keep natural speed
             n = int(len(a) / speed)
             a = np.interp(np.arange(n) * speed, np.arange(len(a)), a).astype(np.float32)

@@ -77,13 +77,13 @@ def prepare_data(data_dir: Path, cfg: RunConfig, cache_dir: Path | None, progres
         neg = load_negatives(cfg.data.negatives_dirs, cfg.data, cfg.features.sample_rate, progress, cache_dir)
     augmenter = Augmenter(cfg.augment, cfg.features.sample_rate, cfg.train.seed)
     builder = StreamBuilder(train_utts, noise_segments(ds.noise, "train"), cats, cfg.features, cfg.stream,
-                            cfg.augment, [f.audio for f in neg.split("train")] if neg else [],
+                            cfg.augment, [f.pcm for f in neg.split("train")] if neg else [],
                             augmenter if augmenter.active else None)
     return Prepared(ds, cats, builder, extras, neg)
 
 
 def clip_features(clips, cfg: RunConfig, cache_dir: Path | None) -> np.ndarray:
-    return cached_features([c.audio for c in clips], make_frontend(cfg.features), cache_dir,
+    return cached_features([c.pcm for c in clips], make_frontend(cfg.features), cache_dir,
                            clip_length(clips, cfg.features.sample_rate))
 
 
@@ -437,7 +437,7 @@ def finish(out: Path, cfg: RunConfig, cats, prep: Prepared, test_clips, history,
                              prep.dataset.noise, cfg.train.calibrate_minutes, cfg.train.target_fa_per_hour,
                              negatives=side, negative_sources=neg.sources if neg else [])
         metrics["detector_threshold"] = det.threshold
-        on_neg = f" and on {sum(len(f.audio) for f in side) / cfg.features.sample_rate / 3600:.2f} h of " \
+        on_neg = f" and on {sum(len(f.pcm) for f in side) / cfg.features.sample_rate / 3600:.2f} h of " \
                  "training-side real speech" if side else ""
         log(f"detector threshold {det.threshold:g} ({'' if met else 'the highest tried: not '}"
             f"<= {cfg.train.target_fa_per_hour:g} false accepts/h on a {cfg.train.calibrate_minutes:g} min "

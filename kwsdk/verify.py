@@ -36,7 +36,7 @@ from kwsdk.config import ConfigError, DetectorConfig
 from kwsdk.data import clip_length
 from kwsdk.detector import clip_decisions
 from kwsdk.export import device_detector, device_layout, library_sources, load_quantized
-from kwsdk.frontend.integer import clip_pcm16, to_pcm16
+from kwsdk.audio import clip_pcm16, to_pcm16
 from kwsdk.hostbuild import build_executable, run_passing, write_sources
 from kwsdk.mcu import CPUS, DRIVER_MAX_CHUNK, build_firmware, firmware_memory, get_cpu, qemu_command
 from kwsdk.pipeline import FrameTrace, IntPipeline, PipelineOptions

@@ -219,7 +219,7 @@ def test_training_uses_the_training_side_only(tmp_path):
     neg = prep.negatives
     train = neg.split("train")
     assert len(prep.builder.negatives) == len(train) > 0
-    assert all(a is f.audio for a, f in zip(prep.builder.negatives, train))
+    assert all(a is f.pcm for a, f in zip(prep.builder.negatives, train))
     side = calibration_negatives(neg)
     assert {f.split for f in side} == {"train", "val"} and len(side) == len(neg.files) - len(neg.split("test"))
 

@@ -24,7 +24,8 @@ from kwsdk.audio import AudioError, audio_files, is_audio_file, read_audio
 from kwsdk.config import FeatureConfig, VadConfig
 from kwsdk.frontend.cfrontend import CFrontend
 from kwsdk.frontend.features import Frontend
-from kwsdk.frontend.integer import IntegerFrontend, to_pcm16
+from kwsdk.frontend.integer import IntegerFrontend
+from kwsdk.audio import to_pcm16
 from kwsdk.frontend.vad import FloatVad, IntVad
 from kwsdk.fileio import progress_bar
 

@@ -42,11 +42,12 @@ import hashlib
 import json
 from dataclasses import asdict
 from pathlib import Path
-from typing import Iterable
+from typing import Sequence
 
 import numpy as np
 import scipy.fft
 
+from kwsdk.audiocache import Pcm, samples
 from kwsdk.config import FeatureConfig
 from kwsdk.fileio import atomic_write
 
@@ -178,36 +179,47 @@ class Frontend:
         return feats.astype(np.float32, copy=False)
 
 
+CHUNK = 256  # clips per compute_batch call
+
+
 def config_key(cfg: FeatureConfig) -> str:
     return hashlib.sha1(json.dumps(asdict(cfg), sort_keys=True).encode()).hexdigest()[:16]
 
 
 def cached_features(
-    clips: Iterable[np.ndarray], fe: "Frontend", cache_dir: Path | None, length: int
+    clips: Sequence[np.ndarray | Pcm], fe: "Frontend", cache_dir: Path | None, length: int
 ) -> np.ndarray:
     """Features of fixed-length clips (zero-padded/cut to `length` samples).
 
     Computed once and reused: the cache key covers the frontend type and
-    its numerics tag, its parameters and the clips' sample contents.
+    its numerics tag, its parameters and the clips' sample contents. The
+    clips are padded CHUNK at a time, so memory holds the features, not
+    every clip's samples.
     """
     cfg = fe.cfg
-    clips = list(clips)
-    batch = np.zeros((len(clips), length), np.float32)
-    for i, a in enumerate(clips):
-        batch[i, : min(length, len(a))] = a[:length]
+
+    def chunks():
+        for i in range(0, len(clips), CHUNK):
+            part = clips[i : i + CHUNK]
+            batch = np.zeros((len(part), length), np.float32)
+            for j, x in enumerate(part):
+                a = samples(x)
+                batch[j, : min(length, len(a))] = a[:length]
+            yield batch
+
     path = None
     if cache_dir is not None:
         h = hashlib.sha1((type(fe).__name__ + fe.NUMERICS + config_key(cfg)).encode())
-        h.update(batch.tobytes())
+        for batch in chunks():
+            h.update(batch.tobytes())
         path = Path(cache_dir) / f"features-{h.hexdigest()[:20]}.npy"
         if path.exists():
             try:
                 return np.load(path)
             except (OSError, ValueError):
                 pass  # corrupt cache entry: recompute
-    feats = np.concatenate(
-        [fe.compute_batch(batch[i : i + 256]) for i in range(0, len(batch), 256)]
-    ) if len(batch) else np.zeros((0, fe.n_frames(length), cfg.n_features), np.float32)
+    feats = np.concatenate([fe.compute_batch(batch) for batch in chunks()]) if len(clips) \
+        else np.zeros((0, fe.n_frames(length), cfg.n_features), np.float32)
     if path is not None:
         def write(tmp: Path) -> None:
             with open(tmp, "wb") as f:

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from kwsdk.audio import to_pcm16
 from kwsdk.config import FeatureConfig
 from kwsdk.frontend import dct, fft, log, mel, spectrum
 from kwsdk.frontend.features import Frontend
@@ -123,15 +124,3 @@ class IntegerFrontend(Frontend):
         pcm = to_pcm16(frames.reshape(-1, frames.shape[-1]))
         out = self.features_int(pcm).astype(np.float32) / np.float32(1 << self.frac_bits)
         return out.reshape(*lead, -1)
-
-
-def to_pcm16(audio: np.ndarray) -> np.ndarray:
-    """Float audio in [-1, 1] (int16 / 32768) back to int16, exactly."""
-    return np.clip(np.round(np.asarray(audio, np.float64) * 32768.0), -32768, 32767).astype(np.int16)
-
-
-def clip_pcm16(audio: np.ndarray, length: int) -> np.ndarray:
-    """Float audio cut or zero-padded to `length` samples, as int16."""
-    x = np.zeros(length, np.float64)
-    x[: min(length, len(audio))] = audio[:length]
-    return to_pcm16(x)
