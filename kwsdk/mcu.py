@@ -1,5 +1,5 @@
 """Cortex-M builds: compiler flags per core, the test firmware (library +
-stdio test driver + kwsdk/targets/mcu startup and linker script) and the
+stdio test driver + targets/mcu startup and linker script) and the
 QEMU command that runs it with semihosting.
 
 The library is compiled with the same strict warnings as on the host; the
@@ -13,12 +13,12 @@ import re
 import shutil
 import subprocess
 from dataclasses import dataclass
-from importlib import resources
 from pathlib import Path
 from typing import Iterable
 
 from kwsdk.config import ConfigError
 from kwsdk.hostbuild import STRICT_CFLAGS, BuildError, nm_sizes, run_tool
+from kwsdk.shipped import shipped_dir
 
 CC = "arm-none-eabi-gcc"
 DRIVER_MAX_CHUNK = 4096  # samples per call the test driver (kws_main.c) buffers, where a board does not lower it
@@ -42,7 +42,7 @@ class Cpu:
     unicorn_model: str  # unicorn.arm_const CPU model for instruction counting
     dsp: bool  # has the DSP extension: the generated C stores weights for SXTB16/SMLAD
     part: Part  # the core's smallest common part (report: flash and RAM left on it)
-    ld: str = "mps2.ld"  # linker script of the test firmware (kwsdk/targets/mcu), for the board's memory
+    ld: str = "mps2.ld"  # linker script of the test firmware (targets/mcu), for the board's memory
     max_chunk: int = DRIVER_MAX_CHUNK  # the test driver's KWS_MAIN_MAX_CHUNK: what the board's RAM allows
     # The test firmware's RAM beside .data and .bss (sections.ld). Measured with the default model (2 x 128 GRU)
     # under kwsdk verify: peak stack 696 B on the micro:bit, 604-680 B on the mps2 boards; heap 872 B (newlib's
@@ -73,8 +73,8 @@ def get_cpu(name: str) -> Cpu:
 
 
 def support_dir() -> Path:
-    """kwsdk/targets/mcu: startup code and linker script, also in an installed wheel."""
-    return Path(str(resources.files("kwsdk") / "targets" / "mcu"))
+    """targets/mcu: startup code and linker scripts (also in an installed wheel)."""
+    return shipped_dir("targets/mcu")
 
 
 def _objects(sources: list[Path], prefix: Path, cpu: str, opt: str, defines: Iterable[str] = (),

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from kwsdk.config import ConfigError
 from kwsdk.hostbuild import STRICT_CFLAGS, BuildError, run_tool
+from kwsdk.shipped import shipped_dir
 
 
 @dataclass(frozen=True)
@@ -49,10 +50,10 @@ def qemu_command(arch: str, exe: Path, args: list[str]) -> list[str]:
 
 def build_bare_a64(sources: list[Path], out: Path, opt: str = "-O2", defines: tuple[str, ...] = ()) -> Path:
     """Link the library and a driver (with the library's strict warnings)
-    with kwsdk/targets/rpi/bare_a64.c into a static AArch64 ELF that needs
+    with targets/rpi/bare_a64.c into a static AArch64 ELF that needs
     no OS: the input of kwsdk.report's instruction counts."""
     a = get_arch("aarch64")
-    start = Path(__file__).parent / "targets" / "rpi" / "bare_a64.c"
+    start = shipped_dir("targets/rpi") / "bare_a64.c"
     base = [a.cc, *a.flags, opt, "-ffreestanding", "-fno-pie", "-ffunction-sections", "-fdata-sections"]
     incs = sorted({f"-I{Path(s).parent}" for s in sources})
     objs = []

@@ -7,7 +7,8 @@ from __future__ import annotations
 import subprocess
 import sys
 
-RUNTIME = ["kwsdk.daemon", "kwsdk.detector", "kwsdk.pipeline", "kwsdk.audio", "kwsdk.fixedpoint", "kwsdk.config",
+RUNTIME = ["kwsdk.daemon", "kwsdk.detector", "kwsdk.pipeline", "kwsdk.audio", "kwsdk.audiocache", "kwsdk.streams",
+           "kwsdk.shipped", "kwsdk.fixedpoint", "kwsdk.config",
            "kwsdk.fetch", "kwsdk.negatives", "kwsdk.data", "kwsdk.tflite.runtime", "kwsdk.frontend.integer",
            "kwsdk.frontend.features", "kwsdk.frontend.vad", "kwsdk.qmodel.model", "kwsdk.qmodel.rnn",
            "kwsdk.qmodel.linear", "kwsdk.qmodel.act", "kwsdk.qmodel.softmax"]

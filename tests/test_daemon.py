@@ -147,9 +147,9 @@ def test_bad_config_is_a_clear_error(exported, tmp_path):
 
 
 def test_service_files_are_shipped():
-    from importlib import resources
+    from kwsdk.shipped import shipped_dir
 
-    rpi = resources.files("kwsdk") / "targets" / "rpi"
+    rpi = shipped_dir("targets/rpi")
     unit = (rpi / "kwsdk-daemon.service").read_text()
     assert "Restart=always" in unit and "User=kwsdk" in unit and "Group=audio" in unit
     json.loads((rpi / "daemon.json").read_text())

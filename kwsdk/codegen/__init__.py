@@ -1,4 +1,4 @@
-"""Code generation: render the Jinja2 C templates in kwsdk/codegen/templates.
+"""Code generation: render the Jinja2 C templates in codegen/templates.
 
 Templates hold no arithmetic: every table, scale and shift is computed in
 Python and handed to the template as a finished C literal (see `c_array`,
@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from importlib import resources
 from pathlib import Path
 from typing import Iterable, Mapping
 
@@ -18,6 +17,7 @@ import jinja2
 import numpy as np
 
 from kwsdk import __version__
+from kwsdk.shipped import shipped_dir
 
 _CTYPES = {
     "int8_t": (-(1 << 7), (1 << 7) - 1),
@@ -33,7 +33,7 @@ _CTYPES = {
 
 def templates_dir() -> Path:
     """The templates folder, from a source checkout or an installed wheel."""
-    return Path(str(resources.files("kwsdk.codegen") / "templates"))
+    return shipped_dir("codegen/templates")
 
 
 def c_int(value: int, ctype: str = "int32_t") -> str:
