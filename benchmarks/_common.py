@@ -97,7 +97,7 @@ def require_tools(p: argparse.ArgumentParser, tools=("valgrind", "callgrind_anno
 
 
 def compiler_version() -> str:
-    from kwsdk.hostbuild import compiler
+    from kwsdk.codegen.hostbuild import compiler
 
     return subprocess.run([compiler(), "--version"], capture_output=True, text=True).stdout.splitlines()[0]
 
@@ -106,7 +106,7 @@ def build(sources: list[Path], exe: Path, cflags: list[str]) -> Path:
     """build_executable with several optimisation flags: it passes one
     optimisation argument, and a gcc/clang response file (@file) carries
     several."""
-    from kwsdk.hostbuild import build_executable
+    from kwsdk.codegen.hostbuild import build_executable
 
     exe.parent.mkdir(parents=True, exist_ok=True)
     rsp = exe.with_name(exe.name + ".cflags.rsp")

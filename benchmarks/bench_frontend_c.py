@@ -26,8 +26,8 @@ import numpy as np
 from _common import (add_data_arg, build, callgrind, compiler_version, load_data, print_table, require_tools,
                      speech_pcm)
 from kwsdk.config import feature_preset
-from kwsdk.frontend.cfrontend import CFrontend, write_frontend_sources
-from kwsdk.hostbuild import STRICT_CFLAGS, nm_sizes
+from kwsdk.codegen.cfrontend import CFrontend, write_frontend_sources
+from kwsdk.codegen.hostbuild import STRICT_CFLAGS, nm_sizes
 
 PRESETS = ("default", "ell")
 # (row label, function). "frontend" is kws_frontend_feed: framing (buffer

@@ -27,9 +27,9 @@ from _common import (add_data_arg, build, callgrind, compiler_version, load_data
 from kwsdk.codegen.library import driver_source
 from kwsdk.config import ConfigError
 from kwsdk.export import footprint, library_sources, load_quantized
-from kwsdk.hostbuild import STRICT_CFLAGS, write_sources
+from kwsdk.codegen.hostbuild import STRICT_CFLAGS, write_sources
 from kwsdk.pipeline import PipelineOptions
-from kwsdk.verify import trace_dtype
+from kwsdk.verify.harness import trace_dtype
 
 DEFAULT_RUN = Path("/work/runs/float")
 GAP_S = 0.25

@@ -126,7 +126,8 @@ def phase_start(args) -> dict:
     """What `kwsdk train` does before its first step: load, place the
     training clips (word bounds), the validation clips' features."""
     from kwsdk.config import RunConfig
-    from kwsdk.train import clip_features, prepare_data
+    from kwsdk.evaluate import clip_features
+    from kwsdk.train import prepare_data
 
     t0 = time.perf_counter()
     cfg = RunConfig()

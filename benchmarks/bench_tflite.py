@@ -27,7 +27,7 @@ from _common import add_data_arg, load_data, print_table, speech_pcm
 from kwsdk.config import ConfigError
 from kwsdk.export import device_detector, load_quantized
 from kwsdk.frontend.integer import IntegerFrontend
-from kwsdk.qmodel.cmodel import CModel
+from kwsdk.codegen.cmodel import CModel
 from kwsdk.tflite.export import FLOAT_FILE, QUANT_FILE, tflite_models
 from kwsdk.tflite.runtime import TfliteStep
 
@@ -60,7 +60,7 @@ def main() -> None:
         p.error(str(e))
     ds = load_data(p, a.data, cfg.features.sample_rate)
     pcm, _ = speech_pcm(ds, a.seconds, cfg.features.sample_rate, gap_s=0.25)
-    feats = IntegerFrontend(cfg.features, backend="python").analyze(pcm).features
+    feats = IntegerFrontend(cfg.features).analyze(pcm).features
     audio_s = len(pcm) / cfg.features.sample_rate
     rows = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -31,7 +31,8 @@ from kwsdk.config import ConfigError, RunConfig
 from kwsdk.data import DataError
 from kwsdk.frontend import make_frontend
 from kwsdk.fileio import default_cache_dir
-from kwsdk.train import auto_threads, build_model, make_loss, make_optimizer, prefetch, prepare_data, train_step
+from kwsdk.models import build_model
+from kwsdk.train import auto_threads, make_loss, make_optimizer, prefetch, prepare_data, train_step
 
 WARMUP = 2
 WAYS = ("train", "serial")

@@ -40,7 +40,7 @@ import webrtcvad
 from _common import add_data_arg, load_data, print_table, speech_clips
 from kwsdk.config import VadConfig, feature_preset
 from kwsdk.frontend.features import Frontend
-from kwsdk.frontend.integer import IntegerFrontend
+from kwsdk.codegen.cfrontend import HostIntegerFrontend
 from kwsdk.audio import to_pcm16
 from kwsdk.frontend.vad import FloatVad, IntVad, channel_centres
 
@@ -84,7 +84,7 @@ class Detectors:
 
     def __init__(self, cfg):
         self.cfg = cfg
-        self.int_fe, self.float_fe = IntegerFrontend(cfg), Frontend(cfg)
+        self.int_fe, self.float_fe = HostIntegerFrontend(cfg), Frontend(cfg)
         self.int_vads = {h: IntVad(replace(VadConfig(), hysteresis=h), cfg) for h in HYSTERESIS}
         self.float_vads = {h: FloatVad(replace(VadConfig(), hysteresis=h), cfg) for h in HYSTERESIS}
         self.alternatives = {}

@@ -120,7 +120,7 @@ class KwsdkFloat:
 
         from kwsdk.detector import detector_config
         from kwsdk.frontend import make_frontend
-        from kwsdk.train import load_model
+        from kwsdk.models import load_model
 
         torch.set_num_threads(1)
         self.cfg, self.cats, self.model = load_model(run)
@@ -334,7 +334,7 @@ def main() -> None:
         results = [measure(e, pos_pcm, spans, neg_pcm, sr) for e in engines]
     device = None
     if not args.no_report:
-        from kwsdk.report import report
+        from kwsdk.verify.report import report
 
         device = report(args.run, "cortex-m4")
     if args.png:

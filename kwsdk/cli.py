@@ -160,7 +160,7 @@ def cmd_demo(args) -> int:
 
 def cmd_frontend_check(args) -> int:
     from kwsdk.config import VadConfig, feature_preset
-    from kwsdk.frontend.check import frontend_check
+    from kwsdk.verify.frontend_check import frontend_check
 
     cfg = feature_preset(args.preset)
     if args.mfcc:
@@ -247,7 +247,8 @@ def cmd_export(args) -> int:
 
 
 def cmd_verify(args) -> int:
-    from kwsdk.verify import describe_difference, verify
+    from kwsdk.verify import verify
+    from kwsdk.verify.harness import describe_difference
 
     res = verify(Path(args.run), Path(args.data), args.target, args.split, args.stream_minutes, args.chunk,
                  cache_dir=_cache(args), progress=not args.quiet, options=_options(args), det=_detector(args),
@@ -290,7 +291,7 @@ def cmd_verify(args) -> int:
 
 
 def cmd_report(args) -> int:
-    from kwsdk.report import part_line, report
+    from kwsdk.verify.report import part_line, report
 
     res = report(Path(args.run), args.target, args.opt, args.clock_mhz * 1e6, _options(args), args.wide_weights)
 

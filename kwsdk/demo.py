@@ -43,7 +43,7 @@ def demo_config() -> RunConfig:
 def run_demo(out: Path, cache_dir: Path | None, progress: bool, log=print) -> dict:
     from kwsdk.evaluate import eval_clips, eval_stream_run
     from kwsdk.export import export
-    from kwsdk.frontend.check import frontend_check
+    from kwsdk.verify.frontend_check import frontend_check
     from kwsdk.quantize import quantize_run
     from kwsdk.train import train
     from kwsdk.verify import verify

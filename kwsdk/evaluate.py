@@ -9,15 +9,15 @@ import numpy as np
 import torch
 
 from kwsdk.config import AugmentConfig, ConfigError, DetectorConfig, RunConfig, StreamConfig
-from kwsdk.data import UNKNOWN, load_dataset
-from kwsdk.detector import detect, detector_config, save_detector
+from kwsdk.data import UNKNOWN, clip_length, load_dataset
+from kwsdk.detector import clip_decisions, detect, detector_config, save_detector
 from kwsdk.fileio import atomic_write
 from kwsdk.frontend import make_frontend
-from kwsdk.metrics import score_events
-from kwsdk.models import KWSModel
+from kwsdk.frontend.features import cached_features
+from kwsdk.metrics import clip_metrics, score_events
+from kwsdk.models import KWSModel, load_model
 from kwsdk.negatives import NegativeFile, NegativeStream, load_negatives, negative_stream
 from kwsdk.streams import StreamBuilder, eval_stream, noise_segments, prepare
-from kwsdk.train import clip_features, evaluate_clips, load_model
 
 # The evaluation stream: utterances 0.5-3 s apart, always over background
 # noise (held-out part of each noise file) at 5-20 dB SNR unless told
@@ -29,6 +29,29 @@ EVAL_SNR_DB = (EVAL_AUGMENT.snr_db_min, EVAL_AUGMENT.snr_db_max)
 # Thresholds swept for the stream curve and calibration: finer near 1, where
 # a confident model's low-false-accept operating points lie.
 SWEEP = np.concatenate([np.round(np.arange(0.30, 0.985, 0.01), 2), [0.99, 0.993, 0.995, 0.997, 0.998, 0.999]])
+
+
+def clip_features(clips, cfg: RunConfig, cache_dir: Path | None) -> np.ndarray:
+    return cached_features([c.pcm for c in clips], make_frontend(cfg.features), cache_dir,
+                           clip_length(clips, cfg.features.sample_rate))
+
+
+@torch.no_grad()
+def posteriors(model: KWSModel, feats: np.ndarray, batch: int = 256) -> np.ndarray:
+    """(N, T, F) features -> (N, T, C) posteriors, each sequence from zero state."""
+    model.eval()
+    out = [torch.softmax(model(torch.from_numpy(feats[i : i + batch]))[0], -1).numpy()
+           for i in range(0, len(feats), batch)]
+    return np.concatenate(out) if out else np.zeros((0, feats.shape[1], model.n_classes))
+
+
+def evaluate_clips(model: KWSModel, clips, feats: np.ndarray, cfg: RunConfig, categories,
+                   det: DetectorConfig | None = None) -> dict:
+    """Clip metrics with `det`'s clip decision (default: the config's detector)."""
+    post = posteriors(model, feats)
+    pred = clip_decisions(post, categories, det or cfg.detector)
+    true = np.array([categories.index(c.label) for c in clips], np.int64)
+    return clip_metrics(true, pred, categories)
 
 
 def _pyplot():

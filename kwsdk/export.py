@@ -21,12 +21,9 @@ from kwsdk.codegen.model import weight_layout
 from kwsdk.config import ConfigError, DetectorConfig, RunConfig
 from kwsdk.detector import detector_config
 from kwsdk.fileio import atomic_write, atomic_write_text
-from kwsdk.hostbuild import build_shared, load, nm_sizes, write_sources
+from kwsdk.codegen.hostbuild import EXPORT_META, build_shared, check_export_out, load, nm_sizes, write_sources
 from kwsdk.pipeline import PipelineOptions
 from kwsdk.qmodel.model import QuantModel
-
-META = "kws_meta.json"
-
 
 def load_quantized(run_dir: Path) -> tuple[RunConfig, QuantModel]:
     run_dir = Path(run_dir)
@@ -76,11 +73,6 @@ def library_sources(run_dir: Path, options: PipelineOptions, det: DetectorConfig
     return files, meta
 
 
-def check_out(out: Path) -> None:
-    if out.exists() and any(out.iterdir()) and not (out / META).exists():
-        raise ConfigError(f"{out}: exists and is not a kwsdk export folder; choose an empty or new folder")
-
-
 def footprint(files: dict[str, str]) -> dict:
     """Sizes of the library built for the host (see library_footprint)."""
     with tempfile.TemporaryDirectory() as tmp:
@@ -125,7 +117,7 @@ def export(run_dir: Path, out: Path, target: str = "host", options: PipelineOpti
         raise ConfigError("--target rpi needs --arch aarch64|armhf (cross-compiled here) or --native")
     options = options or PipelineOptions()
     out = Path(out)
-    check_out(out)
+    check_export_out(out)
     files, meta = library_sources(run_dir, options, det, cpu, wide)
     core = mcu.get_cpu(cpu) if cpu else None
     pi = rpi.get_arch(arch) if arch else None
@@ -147,5 +139,5 @@ def export(run_dir: Path, out: Path, target: str = "host", options: PipelineOpti
         elif pi:
             build_shared([out / n for n in files if n.endswith(".c")], out / "libkws.so", cc=pi.cc,
                          arch_flags=pi.flags)
-    atomic_write_text(out / META, json.dumps(meta, indent=2) + "\n")
+    atomic_write_text(out / EXPORT_META, json.dumps(meta, indent=2) + "\n")
     return {"out": str(out), "target": target, **sizes, "files": len(files)}

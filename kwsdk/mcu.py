@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Iterable
 
 from kwsdk.config import ConfigError
-from kwsdk.hostbuild import STRICT_CFLAGS, BuildError, nm_sizes, run_tool
+from kwsdk.codegen.hostbuild import STRICT_CFLAGS, BuildError, nm_sizes, run_tool
 from kwsdk.shipped import shipped_dir
 
 CC = "arm-none-eabi-gcc"

@@ -8,10 +8,12 @@ covers exactly these.
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import torch
 from torch import nn
 
-from kwsdk.config import ModelConfig
+from kwsdk.config import ConfigError, ModelConfig, RunConfig
 
 
 class KWSModel(nn.Module):
@@ -67,3 +69,21 @@ class StepModel(nn.Module):
         logits, s = self.model(features[:, None, :], s)
         scores = torch.softmax(logits[:, 0], dim=-1)
         return (scores, s) if isinstance(s, torch.Tensor) else (scores, *s)
+
+
+def build_model(cfg: RunConfig, n_classes: int) -> KWSModel:
+    return KWSModel(cfg.features.n_features, n_classes, cfg.model)
+
+
+def load_model(run_dir: Path) -> tuple[RunConfig, list[str], KWSModel]:
+    """The best model of a finished (or in-progress) run folder."""
+    run_dir = Path(run_dir)
+    path = run_dir / "model.pt"
+    if not path.exists():
+        raise ConfigError(f"{run_dir}: no model.pt (is this a kwsdk run folder?)")
+    blob = torch.load(path, map_location="cpu", weights_only=False)
+    cfg = RunConfig.from_dict(blob["config"])
+    model = build_model(cfg, len(blob["categories"]))
+    model.load_state_dict(blob["state_dict"])
+    model.eval()
+    return cfg, blob["categories"], model

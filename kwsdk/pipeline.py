@@ -49,7 +49,7 @@ class IntPipeline:
     def __init__(self, fcfg: FeatureConfig, vcfg: VadConfig, q, dcfg: DetectorConfig,
                  options: PipelineOptions | None = None):
         self.fcfg = fcfg
-        self.frontend = IntegerFrontend(fcfg, backend="python")
+        self.frontend = IntegerFrontend(fcfg)
         self.vad = IntVad(vcfg, fcfg)
         self.model = IntModel(q, 1) if isinstance(q, QuantModel) else q
         self.cell, self.n_classes = q.cell, len(q.categories)

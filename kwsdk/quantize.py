@@ -119,7 +119,8 @@ def quantize_run(run_dir: Path, data_dir: Path, weight_bits: int = 8, cache_dir:
                  progress: bool = True, log=print) -> dict:
     """Quantize RUN's model, write RUN/quant/, report float vs integer accuracy on the test split."""
     from kwsdk.evaluate import load_run_and_split
-    from kwsdk.train import clip_features, posteriors, prepare_data
+    from kwsdk.evaluate import clip_features, posteriors
+    from kwsdk.train import prepare_data
 
     run_dir = Path(run_dir)
     cfg, cats, model, ds, clips = load_run_and_split(run_dir, data_dir, "test", cache_dir, progress)

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from kwsdk.config import ConfigError
-from kwsdk.hostbuild import STRICT_CFLAGS, BuildError, run_tool
+from kwsdk.codegen.hostbuild import STRICT_CFLAGS, BuildError, run_tool
 from kwsdk.shipped import shipped_dir
 
 
@@ -51,7 +51,7 @@ def qemu_command(arch: str, exe: Path, args: list[str]) -> list[str]:
 def build_bare_a64(sources: list[Path], out: Path, opt: str = "-O2", defines: tuple[str, ...] = ()) -> Path:
     """Link the library and a driver (with the library's strict warnings)
     with targets/rpi/bare_a64.c into a static AArch64 ELF that needs
-    no OS: the input of kwsdk.report's instruction counts."""
+    no OS: the input of kwsdk.verify.report's instruction counts."""
     a = get_arch("aarch64")
     start = shipped_dir("targets/rpi") / "bare_a64.c"
     base = [a.cc, *a.flags, opt, "-ffreestanding", "-fno-pie", "-ffunction-sections", "-fdata-sections"]

@@ -37,13 +37,13 @@ import torch.distributed as dist
 from torch import nn
 
 from kwsdk.augment import Augmenter
-from kwsdk.config import ConfigError, DetectorConfig, RunConfig
-from kwsdk.data import Dataset, clip_length, load_dataset
-from kwsdk.detector import calibrate_clip_floor, clip_decisions, save_detector
+from kwsdk.config import ConfigError, RunConfig
+from kwsdk.data import Dataset, load_dataset
+from kwsdk.detector import calibrate_clip_floor, save_detector
+from kwsdk.evaluate import calibrate, clip_features, evaluate_clips, posteriors
 from kwsdk.frontend import make_frontend
-from kwsdk.frontend.features import Frontend, cached_features
-from kwsdk.metrics import clip_metrics
-from kwsdk.models import KWSModel
+from kwsdk.frontend.features import Frontend
+from kwsdk.models import KWSModel, build_model, load_model
 from kwsdk.negatives import Negatives, load_negatives
 from kwsdk.streams import StreamBuilder, noise_segments, prepare
 from kwsdk.fileio import atomic_write_bytes, atomic_write_text, progress_bar
@@ -82,29 +82,6 @@ def prepare_data(data_dir: Path, cfg: RunConfig, cache_dir: Path | None, progres
     return Prepared(ds, cats, builder, extras, neg)
 
 
-def clip_features(clips, cfg: RunConfig, cache_dir: Path | None) -> np.ndarray:
-    return cached_features([c.pcm for c in clips], make_frontend(cfg.features), cache_dir,
-                           clip_length(clips, cfg.features.sample_rate))
-
-
-@torch.no_grad()
-def posteriors(model: KWSModel, feats: np.ndarray, batch: int = 256) -> np.ndarray:
-    """(N, T, F) features -> (N, T, C) posteriors, each sequence from zero state."""
-    model.eval()
-    out = [torch.softmax(model(torch.from_numpy(feats[i : i + batch]))[0], -1).numpy()
-           for i in range(0, len(feats), batch)]
-    return np.concatenate(out) if out else np.zeros((0, feats.shape[1], model.n_classes))
-
-
-def evaluate_clips(model: KWSModel, clips, feats: np.ndarray, cfg: RunConfig, categories,
-                   det: DetectorConfig | None = None) -> dict:
-    """Clip metrics with `det`'s clip decision (default: the config's detector)."""
-    post = posteriors(model, feats)
-    pred = clip_decisions(post, categories, det or cfg.detector)
-    true = np.array([categories.index(c.label) for c in clips], np.int64)
-    return clip_metrics(true, pred, categories)
-
-
 def make_optimizer(model: nn.Module, cfg: RunConfig):
     t = cfg.train
     params = model.parameters()
@@ -135,24 +112,6 @@ def save_torch(path: Path, obj) -> None:
     buf = io.BytesIO()
     torch.save(obj, buf)
     atomic_write_bytes(path, buf.getvalue())
-
-
-def build_model(cfg: RunConfig, n_classes: int) -> KWSModel:
-    return KWSModel(cfg.features.n_features, n_classes, cfg.model)
-
-
-def load_model(run_dir: Path) -> tuple[RunConfig, list[str], KWSModel]:
-    """The best model of a finished (or in-progress) run folder."""
-    run_dir = Path(run_dir)
-    path = run_dir / "model.pt"
-    if not path.exists():
-        raise ConfigError(f"{run_dir}: no model.pt (is this a kwsdk run folder?)")
-    blob = torch.load(path, map_location="cpu", weights_only=False)
-    cfg = RunConfig.from_dict(blob["config"])
-    model = build_model(cfg, len(blob["categories"]))
-    model.load_state_dict(blob["state_dict"])
-    model.eval()
-    return cfg, blob["categories"], model
 
 
 class Distributed:
@@ -410,7 +369,6 @@ def calibration_negatives(neg: Negatives) -> list:
 
 def finish(out: Path, cfg: RunConfig, cats, prep: Prepared, test_clips, history, best, cache_dir,
            seconds: float, log) -> dict:
-    from kwsdk.evaluate import calibrate
     from kwsdk.onnx_export import export_onnx
 
     _, _, model = load_model(out)

@@ -14,7 +14,7 @@ import soundfile as sf
 
 import kwsdk
 from kwsdk.config import feature_preset
-from kwsdk.frontend.cfrontend import CFrontend, build_driver
+from kwsdk.codegen.cfrontend import CFrontend, HostIntegerFrontend, build_driver
 from kwsdk.frontend.integer import IntegerFrontend
 
 SAMPLE_DIR = Path(kwsdk.__file__).parent / "sample_data" / "speech_commands_sample"
@@ -53,8 +53,8 @@ def signal_kind(request) -> str:
 
 
 @pytest.fixture(scope="session")
-def int_frontends() -> dict[str, IntegerFrontend]:
-    return {name: IntegerFrontend(cfg) for name, cfg in FRONTEND_CONFIGS.items()}
+def int_frontends() -> dict[str, HostIntegerFrontend]:
+    return {name: HostIntegerFrontend(cfg) for name, cfg in FRONTEND_CONFIGS.items()}
 
 
 @pytest.fixture(scope="session")

@@ -60,7 +60,7 @@ def tiny_config(tmp_path, **train) -> Path:
 
 def sample_features(sample_clips, n_clips: int = 24) -> np.ndarray:
     """(n_clips, 50, 40) int16 integer features of real speech clips."""
-    fe = IntegerFrontend(feature_preset("default"), backend="python")
+    fe = IntegerFrontend(feature_preset("default"))
     words = [p for name, p in sample_clips if not name.startswith("_")][:: 3][:n_clips]
     return np.stack([fe.analyze(np.resize(p, 16000)).features for p in words])
 

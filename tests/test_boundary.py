@@ -1,12 +1,16 @@
 """Two worlds, one boundary: what runs on a device (the daemon with both
 backends, detector, pipeline, frontend, integer model, export loading,
-audio, data fetching) imports neither torch nor a training module."""
+audio, data fetching) imports neither torch nor a training module; and the
+import graph of kwsdk/ has no cycles."""
 
 from __future__ import annotations
 
+import ast
 import subprocess
 import sys
+from pathlib import Path
 
+REPO = Path(__file__).resolve().parents[1]
 RUNTIME = ["kwsdk.daemon", "kwsdk.detector", "kwsdk.pipeline", "kwsdk.audio", "kwsdk.audiocache", "kwsdk.streams",
            "kwsdk.shipped", "kwsdk.fixedpoint", "kwsdk.config",
            "kwsdk.fetch", "kwsdk.negatives", "kwsdk.data", "kwsdk.tflite.runtime", "kwsdk.frontend.integer",
@@ -41,3 +45,75 @@ def test_the_block_catches_a_training_import():
     p = subprocess.run([sys.executable, "-c", BLOCK.format(blocked=TRAINING, modules=["kwsdk.train"])],
                        capture_output=True, text=True, timeout=120)
     assert p.returncode != 0 and "is blocked" in p.stderr
+
+
+def import_graph(root: Path) -> dict[str, set[str]]:
+    """Module -> the kwsdk modules it imports, deferred imports inside
+    functions included (a cycle through a deferred import is still a cycle)."""
+    mods = {}
+    for p in root.rglob("*.py"):
+        rel = p.relative_to(root.parent).with_suffix("")
+        mods[".".join(rel.parts[:-1] if rel.name == "__init__" else rel.parts)] = p
+
+    def module(name: str) -> str | None:
+        while name and name not in mods:
+            name = name.rpartition(".")[0]
+        return name or None
+
+    graph = {}
+    for name, p in mods.items():
+        deps = set()
+        for node in ast.walk(ast.parse(p.read_text())):
+            if isinstance(node, ast.Import):
+                deps |= {module(a.name) for a in node.names if a.name.startswith("kwsdk")}
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("kwsdk"):
+                deps |= {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in mods else module(node.module)
+                         for a in node.names}
+        graph[name] = deps - {name, None}
+    return graph
+
+
+def cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Every cycle's modules (strongly connected components of two or more)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    out = []
+
+    def visit(v: str) -> None:
+        index[v] = low[v] = len(index)
+        stack.append(v)
+        for w in graph[v]:
+            if w not in index:
+                visit(w)
+                low[v] = min(low[v], low[w])
+            elif w in stack:
+                low[v] = min(low[v], index[w])
+        if low[v] == index[v]:
+            comp = []
+            while not comp or comp[-1] != v:
+                comp.append(stack.pop())
+            if len(comp) > 1:
+                out.append(sorted(comp))
+
+    for v in sorted(graph):
+        if v not in index:
+            visit(v)
+    return out
+
+
+def test_import_graph_has_no_cycles():
+    graph = import_graph(REPO / "kwsdk")
+    assert len(graph) > 40 and "kwsdk.verify.harness" in graph["kwsdk.verify"]
+    assert cycles(graph) == []
+
+
+def test_cycle_finder_finds_a_deferred_import_cycle(tmp_path: Path):
+    pkg = tmp_path / "kwsdk"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "sub" / "__init__.py").write_text("")
+    (pkg / "a.py").write_text("from kwsdk.sub import b\n")
+    (pkg / "sub" / "b.py").write_text("def f():\n    import kwsdk.c\n")
+    (pkg / "c.py").write_text("from kwsdk import a\n")
+    assert cycles(import_graph(pkg)) == [["kwsdk.a", "kwsdk.c", "kwsdk.sub.b"]]

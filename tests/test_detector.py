@@ -84,7 +84,7 @@ def run_c_detector(cats, det: DetectorConfig, post, gate, tmp_path, sanitize=Fal
     (T, C) q15 posteriors and T gates: its events (frame, keyword, score)."""
     from kwsdk.codegen.library import generate_library
     from kwsdk.config import VadConfig, feature_preset
-    from kwsdk.hostbuild import build_executable, run_passing, write_sources
+    from kwsdk.codegen.hostbuild import build_executable, run_passing, write_sources
     from kwsdk.pipeline import PipelineOptions
     from tests.helpers import make_quant
 

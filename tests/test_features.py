@@ -115,8 +115,8 @@ def test_cache_is_keyed_by_the_frontends_numerics(tmp_path, monkeypatch):
     clips = [np.random.default_rng(4).normal(size=16000).astype(np.float32) * 0.1]
     cfg = feature_preset("default")
     cached_features(clips, Frontend(cfg), tmp_path, 16000)
-    cached_features(clips, IntegerFrontend(cfg, backend="python"), tmp_path, 16000)
+    cached_features(clips, IntegerFrontend(cfg), tmp_path, 16000)
     assert len(list(tmp_path.glob("features-*.npy"))) == 2
     monkeypatch.setattr(IntegerFrontend, "NUMERICS", IntegerFrontend.NUMERICS + "-next")
-    cached_features(clips, IntegerFrontend(cfg, backend="python"), tmp_path, 16000)
+    cached_features(clips, IntegerFrontend(cfg), tmp_path, 16000)
     assert len(list(tmp_path.glob("features-*.npy"))) == 3

@@ -8,7 +8,7 @@ import pytest
 
 from kwsdk.config import feature_preset
 from kwsdk.frontend import fft
-from kwsdk.frontend.cfrontend import CFrontend
+from kwsdk.codegen.cfrontend import CFrontend
 from kwsdk.frontend.features import window_table
 from kwsdk.frontend.integer import IntegerFrontend
 
@@ -57,7 +57,7 @@ def test_c_fft_other_sizes(nfft, window_size, tmp_path):
     # half inside the window) and windows shorter than a first-stage stride.
     cfg = dataclasses.replace(feature_preset("default"), nfft=nfft, window_size=window_size,
                               hop_size=window_size // 2, n_mels=8)
-    fe, c = IntegerFrontend(cfg, backend="python"), CFrontend(cfg, tmp_path)
+    fe, c = IntegerFrontend(cfg), CFrontend(cfg, tmp_path)
     frames = extreme_frames(window_size, np.random.default_rng(nfft))
     zr, zi = fft.fft_q31(frames, fe.window_q15, nfft)
     got_r, got_i = c_fft(c, frames)

@@ -9,7 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from kwsdk.frontend.cfrontend import run_driver
+from kwsdk.codegen.cfrontend import HostIntegerFrontend, run_driver
 from kwsdk.frontend.features import Frontend
 from kwsdk.frontend.integer import IntegerFrontend
 
@@ -96,7 +96,7 @@ def test_compute_is_analyze_scaled(int_frontends, fe_name, signals):
 
 
 def test_process_in_chunks_equals_compute(int_frontends, fe_name, signals):
-    fe = IntegerFrontend(int_frontends[fe_name].cfg)  # own instance: process() keeps state
+    fe = HostIntegerFrontend(int_frontends[fe_name].cfg)  # own instance: process() keeps state
     audio = np.concatenate([signals["speech"][:12000], signals["clipped"][:5000]]) / np.float32(32768)
     want = fe.compute(audio)
     rng = np.random.default_rng(29)

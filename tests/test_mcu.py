@@ -14,7 +14,7 @@ import pytest
 from kwsdk.codegen.library import driver_source
 from kwsdk.config import ConfigError
 from kwsdk.export import library_sources
-from kwsdk.hostbuild import run_passing, write_sources
+from kwsdk.codegen.hostbuild import run_passing, write_sources
 from kwsdk.mcu import CPUS, build_firmware, qemu_command, support_dir
 from kwsdk.pipeline import PipelineOptions
 from tests.helpers import kwsdk, verify_json
@@ -94,7 +94,7 @@ def test_frontend_driver_equals_reference(cpu, defines, frontend_configs, signal
     import numpy as np
 
     from kwsdk.config import VadConfig, feature_preset
-    from kwsdk.frontend.cfrontend import parse_driver_output, write_frontend_sources
+    from kwsdk.codegen.cfrontend import parse_driver_output, write_frontend_sources
     from kwsdk.frontend.integer import IntegerFrontend
     from kwsdk.frontend.vad import IntVad
 
@@ -102,7 +102,7 @@ def test_frontend_driver_equals_reference(cpu, defines, frontend_configs, signal
     cfgs = dict(frontend_configs, odd=dataclasses.replace(feature_preset("default"), nfft=256, window_size=255,
                                                           hop_size=128, n_mels=20))
     for name, cfg in cfgs.items():
-        ref = IntegerFrontend(cfg, backend="python").analyze(pcm)
+        ref = IntegerFrontend(cfg).analyze(pcm)
         ref_vad = IntVad(VadConfig(), cfg).run(ref.mel, ref.mel_exp)
         elf = build_firmware(write_frontend_sources(cfg, tmp_path / name, driver=True), tmp_path / f"{name}.elf", cpu,
                              defines=defines)
@@ -277,7 +277,7 @@ def test_report(cpu, qrun):
 
 
 def test_part_line_says_what_is_left_or_short():
-    from kwsdk.report import part_line
+    from kwsdk.verify.report import part_line
 
     part = {"name": "STM32G031K6", "flash_bytes": 32768, "ram_bytes": 8192, "flash_left_bytes": 1017,
             "ram_left_bytes": -2104}
@@ -306,7 +306,7 @@ def test_block_counting_is_exact(tmp_path):
     import unicorn
     from unicorn import arm_const
 
-    from kwsdk.report import FLASH, MEM_BYTES, RAM, SCS, _load_elf, _thumb_count, count_instructions
+    from kwsdk.verify.report import FLASH, MEM_BYTES, RAM, SCS, _load_elf, _thumb_count, count_instructions
 
     src = tmp_path / "loop.c"
     src.write_text("#include <stdint.h>\nvolatile uint32_t kws_bench_phase;\nint main(int argc, char **argv);\n"
@@ -344,7 +344,7 @@ def test_dsp_and_portable_paths_are_bit_identical(defines, wide, qrun, sample_cl
     from kwsdk.config import DetectorConfig, RunConfig
     from kwsdk.pipeline import IntPipeline
     from kwsdk.qmodel.model import QuantModel
-    from kwsdk.verify import Target, describe_difference, record_mismatches, run_driver, trace_dtype
+    from kwsdk.verify.harness import Target, describe_difference, record_mismatches, run_driver, trace_dtype
     from tests.helpers import LOW
 
     files, _ = library_sources(qrun, PipelineOptions(), wide=wide)

@@ -15,7 +15,7 @@ import pytest
 from kwsdk.config import DetectorConfig, RunConfig
 from kwsdk.detector import Detector, IntDetector
 from kwsdk.export import export
-from kwsdk.hostbuild import load
+from kwsdk.codegen.hostbuild import load
 from kwsdk.pipeline import IntPipeline, PipelineOptions
 from kwsdk.qmodel.model import QuantModel
 from tests.helpers import LOW, SAMPLE, kwsdk, verify_json
@@ -138,8 +138,8 @@ def test_saturating_inputs(cell, layout, where, sample_clips, tmp_path):
     emulated M4. Five categories: the head's last block of 4 rows is padded."""
     from kwsdk.codegen.library import driver_source, generate_library
     from kwsdk.config import VadConfig, feature_preset
-    from kwsdk.hostbuild import write_sources
-    from kwsdk.verify import describe_difference, get_target, record_mismatches, run_driver, trace_dtype
+    from kwsdk.codegen.hostbuild import write_sources
+    from kwsdk.verify.harness import describe_difference, get_target, record_mismatches, run_driver, trace_dtype
     from tests.helpers import make_quant, sample_features
 
     fcfg, vcfg, det = feature_preset("default"), VadConfig(), DetectorConfig(**LOW)

@@ -16,7 +16,7 @@ import torch
 from kwsdk.codegen.model import PAIRS_COLS, pack_weights, requant_offsets, weight_layout
 from kwsdk.fixedpoint import mul_by_multiplier, saturate
 from kwsdk.qmodel.act import EXPNEG, SIGMOID, TANH, act_q15
-from kwsdk.qmodel.cmodel import CModel
+from kwsdk.codegen.cmodel import CModel
 from kwsdk.qmodel.linear import QLinear
 from kwsdk.qmodel.model import IntModel, QuantModel
 from kwsdk.qmodel.softmax import softmax_q15

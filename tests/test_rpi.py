@@ -56,7 +56,7 @@ def test_report_aarch64(qrun):
 def test_aarch64_counts_are_exact_and_attributed(tmp_path):
     """A loop of n iterations: the count grows by the same amount for every
     extra n, and the part written to kws_bench_phase gets the loop's work."""
-    from kwsdk.report import count_instructions_a64
+    from kwsdk.verify.report import count_instructions_a64
     from kwsdk.rpi import build_bare_a64
 
     def counts(n: int) -> dict:

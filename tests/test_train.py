@@ -113,7 +113,7 @@ def test_onnx_step_matches_pytorch(tiny_run):
     import onnxruntime as ort
 
     from kwsdk.onnx_export import io_names
-    from kwsdk.train import load_model
+    from kwsdk.models import load_model
 
     _, _, model = load_model(tiny_run)
     sess = ort.InferenceSession(str(tiny_run / "model.onnx"))

@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 
 from kwsdk.config import VadConfig, feature_preset
-from kwsdk.frontend.cfrontend import CFrontend
-from kwsdk.frontend.check import mix_noise
+from kwsdk.codegen.cfrontend import CFrontend
+from kwsdk.verify.frontend_check import mix_noise
 from kwsdk.frontend.features import Frontend
 from kwsdk.frontend.vad import LEVEL_BITS, FloatVad, IntVad, VadParams, channel_centres, level_weights
 

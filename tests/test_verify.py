@@ -13,7 +13,7 @@ from kwsdk.config import ConfigError
 from kwsdk.detector import IntEvent
 from kwsdk.mcu import CMDLINE_MAX, qemu_command
 from kwsdk.pipeline import FrameTrace
-from kwsdk.verify import compare, describe_difference, record_mismatches, reference_records, trace_dtype
+from kwsdk.verify.harness import compare, describe_difference, record_mismatches, reference_records, trace_dtype
 
 DTYPE = trace_dtype(4, 3, 6)
 

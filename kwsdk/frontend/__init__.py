@@ -14,7 +14,7 @@ def make_frontend(cfg: FeatureConfig) -> Frontend:
     if cfg.frontend == "float":
         return Frontend(cfg)
     if cfg.frontend == "integer":
-        from kwsdk.frontend.integer import IntegerFrontend
+        from kwsdk.codegen.cfrontend import HostIntegerFrontend
 
-        return IntegerFrontend(cfg)
+        return HostIntegerFrontend(cfg)
     raise ConfigError(f"features.frontend: unknown {cfg.frontend!r} (float, integer)")

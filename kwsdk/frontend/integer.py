@@ -10,7 +10,6 @@ float Frontend's, so training and evaluation can use either.
 
 from __future__ import annotations
 
-import warnings
 from dataclasses import dataclass
 
 import numpy as np
@@ -33,20 +32,16 @@ class IntFrames:
 
 
 class IntegerFrontend(Frontend):
-    """backend: where the float-facing calls (compute, compute_batch,
-    process) get their integers: "python" is the reference; "c" is the
-    generated C built for this host (bit-exact with it, tested, and fast
-    enough for training); "auto" uses C when a compiler is available.
-    frames_int and analyze are always the Python reference."""
+    """The device frontend's integer reference. The float-facing calls
+    (compute, compute_batch, process) get their integers from features_int;
+    kwsdk.codegen.cfrontend.HostIntegerFrontend takes them from the
+    generated C built for this host instead (bit-exact, fast enough for
+    training)."""
 
     NUMERICS = "radix4-split-mel32"  # window + radix-4 FFT, split + power, u32 mel input, linear offset
 
-    def __init__(self, cfg: FeatureConfig, backend: str = "auto"):
+    def __init__(self, cfg: FeatureConfig):
         super().__init__(cfg)
-        if backend not in ("auto", "c", "python"):
-            raise ValueError(f"unknown integer frontend backend {backend!r}")
-        self.backend = backend
-        self._c = None
         nfft = cfg.nfft
         if nfft & (nfft - 1) or nfft < 16:
             raise ValueError(f"integer frontend needs nfft a power of two >= 16, got {nfft}")
@@ -102,22 +97,8 @@ class IntegerFrontend(Frontend):
         return self.frames_int(frames)
 
     def features_int(self, frames: np.ndarray) -> np.ndarray:
-        """int16 frames (F, window_size) -> int16 features, from the backend."""
-        if self.backend != "python" and self._c is None:
-            from kwsdk.frontend.cfrontend import host_frontend
-            from kwsdk.hostbuild import BuildError
-
-            try:
-                self._c = host_frontend(self.cfg)
-            except (BuildError, OSError) as e:
-                if self.backend == "c":
-                    raise
-                warnings.warn(f"integer frontend: no host C build ({str(e).splitlines()[0]}); "
-                              "using the slower Python reference")
-                self.backend = "python"
-        if self.backend == "python":
-            return self.frames_int(frames).features
-        return self._c.frames(frames)
+        """int16 frames (F, window_size) -> int16 features."""
+        return self.frames_int(frames).features
 
     def _frames_to_features(self, frames: np.ndarray) -> np.ndarray:
         lead = frames.shape[:-1]

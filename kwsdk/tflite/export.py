@@ -16,7 +16,7 @@ from kwsdk.codegen import render
 from kwsdk.codegen.frontend import generate_frontend
 from kwsdk.config import ConfigError, DetectorConfig, RunConfig
 from kwsdk.fileio import atomic_write_bytes, atomic_write_text
-from kwsdk.hostbuild import write_sources
+from kwsdk.codegen.hostbuild import EXPORT_META, check_export_out, write_sources
 from kwsdk.qmodel.model import QuantModel
 from kwsdk.tflite.model import FloatModel, float_tflite, quantized_tflite
 
@@ -59,11 +59,10 @@ def state_inputs(q) -> list[dict]:
 
 
 def export_tflite(run_dir: Path, out: Path, cfg: RunConfig, q: QuantModel, det: DetectorConfig) -> dict:
-    from kwsdk.export import META, check_out
     from kwsdk.tflite.runtime import TfliteStep
 
     run_dir, out = Path(run_dir), Path(out)
-    check_out(out)
+    check_export_out(out)
     models = tflite_models(run_dir, cfg, q, det)
     for blob in models.values():  # every file must load in the runtime before it is written
         TfliteStep(blob, "litert")
@@ -87,5 +86,5 @@ def export_tflite(run_dir: Path, out: Path, cfg: RunConfig, q: QuantModel, det: 
     for name, blob in models.items():
         atomic_write_bytes(out / name, blob)
     write_sources({"README.md": readme, **frontend}, out)
-    atomic_write_text(out / META, json.dumps(meta, indent=2) + "\n")
+    atomic_write_text(out / EXPORT_META, json.dumps(meta, indent=2) + "\n")
     return {"out": str(out), "target": "tflite", **sizes, "files": len(meta["files"])}

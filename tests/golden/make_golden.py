@@ -42,7 +42,7 @@ def write(name: str, data: dict) -> None:
 def main() -> None:
     pcm, _ = sf.read(Path(kwsdk.__file__).parent / "sample_data" / "speech_commands_sample" / CLIP, dtype="int16")
     pcm = pcm[5600:10400]  # 0.3 s of the word
-    feats = IntegerFrontend(feature_preset("default"), backend="python").analyze(pcm).features
+    feats = IntegerFrontend(feature_preset("default")).analyze(pcm).features
     write("frontend_default.json", {
         "provenance": provenance(f"default preset frontend (IntegerFrontend.analyze) on samples 5600-10400 of {CLIP}"),
         "pcm": pcm.tolist(), "features": feats.tolist()})

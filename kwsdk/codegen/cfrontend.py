@@ -9,6 +9,7 @@ from __future__ import annotations
 import ctypes
 import hashlib
 import tempfile
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -17,8 +18,8 @@ from kwsdk.codegen import render
 from kwsdk.codegen.frontend import generate_frontend
 from kwsdk.config import FeatureConfig, VadConfig
 from kwsdk.fileio import atomic_make_dir, default_cache_dir
-from kwsdk.frontend.integer import IntFrames
-from kwsdk.hostbuild import build_executable, build_shared, load, run_passing, write_sources
+from kwsdk.frontend.integer import IntegerFrontend, IntFrames
+from kwsdk.codegen.hostbuild import BuildError, build_executable, build_shared, load, run_passing, write_sources
 
 _P = np.ctypeslib.ndpointer
 
@@ -171,6 +172,29 @@ def host_frontend(cfg: FeatureConfig, vad_cfg: VadConfig | None = None, cache_di
     d = atomic_make_dir(Path(cache_dir or default_cache_dir()) / f"cfrontend-{key}",
                         lambda tmp: build_shared(write_sources(files, tmp / "src"), tmp / CFrontend.LIB))
     return CFrontend(cfg, d, vad_cfg, build=False)
+
+
+class HostIntegerFrontend(IntegerFrontend):
+    """The integer frontend whose float-facing calls (compute, compute_batch,
+    process) run the generated C built for this host: bit-exact with the
+    reference (tested), and fast enough for training. Without a compiler it
+    warns once and uses the Python reference. frames_int and analyze are
+    always the reference."""
+
+    def __init__(self, cfg: FeatureConfig):
+        super().__init__(cfg)
+        self._c: CFrontend | None = None
+        self._python = False
+
+    def features_int(self, frames: np.ndarray) -> np.ndarray:
+        if self._c is None and not self._python:
+            try:
+                self._c = host_frontend(self.cfg)
+            except (BuildError, OSError) as e:
+                warnings.warn(f"integer frontend: no host C build ({str(e).splitlines()[0]}); "
+                              "using the slower Python reference")
+                self._python = True
+        return super().features_int(frames) if self._python else self._c.frames(frames)
 
 
 def build_driver(cfg: FeatureConfig, build_dir: Path, sanitize: bool = False,

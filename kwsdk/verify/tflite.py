@@ -51,8 +51,8 @@ def verify_tflite(run_dir: Path, data_dir: Path, runtime: str, split: str = "tes
     from kwsdk.pipeline import IntPipeline, PipelineOptions
     from kwsdk.tflite.export import FLOAT_FILE, QUANT_FILE, tflite_models
     from kwsdk.tflite.runtime import TfliteStep
-    from kwsdk.train import clip_features, posteriors
-    from kwsdk.verify import TARGETS, run_c
+    from kwsdk.evaluate import clip_features, posteriors
+    from kwsdk.verify.harness import TARGETS, run_c
 
     run_dir = Path(run_dir)
     _, q = load_quantized(run_dir)

@@ -34,7 +34,7 @@ from kwsdk.codegen import c_array, render
 from kwsdk.config import ConfigError
 from kwsdk.export import library_sources, load_quantized
 from kwsdk.audio import clip_pcm16
-from kwsdk.hostbuild import write_sources
+from kwsdk.codegen.hostbuild import write_sources
 from kwsdk.pipeline import PipelineOptions
 
 PARTS = {1: "frontend", 2: "vad", 3: "model", 4: "detector", 0: "other"}

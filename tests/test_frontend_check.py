@@ -10,7 +10,7 @@ import sys
 import pytest
 
 from kwsdk.config import feature_preset
-from kwsdk.frontend.check import frontend_check
+from kwsdk.verify.frontend_check import frontend_check
 from kwsdk.demo import sample_data_dir
 
 SAMPLE_DIR = sample_data_dir()

@@ -11,6 +11,7 @@ import subprocess
 from pathlib import Path
 from typing import Iterable, Mapping
 
+from kwsdk.config import ConfigError
 from kwsdk.fileio import atomic_write_text
 
 STRICT_CFLAGS = ["-std=c99", "-Wall", "-Wextra", "-Wconversion", "-Werror"]
@@ -20,6 +21,15 @@ SANITIZE_CFLAGS = ["-O1", "-g", "-fsanitize=address,undefined", "-fno-sanitize-r
 
 class BuildError(RuntimeError):
     pass
+
+
+EXPORT_META = "kws_meta.json"  # written last into every export folder
+
+
+def check_export_out(out: Path) -> None:
+    """`out` may be new, empty or an earlier export: never someone's other folder."""
+    if out.exists() and any(out.iterdir()) and not (out / EXPORT_META).exists():
+        raise ConfigError(f"{out}: exists and is not a kwsdk export folder; choose an empty or new folder")
 
 
 def compiler() -> str:

@@ -22,7 +22,7 @@ import numpy as np
 
 from kwsdk.audio import AudioError, audio_files, is_audio_file, read_audio
 from kwsdk.config import FeatureConfig, VadConfig
-from kwsdk.frontend.cfrontend import CFrontend
+from kwsdk.codegen.cfrontend import CFrontend
 from kwsdk.frontend.features import Frontend
 from kwsdk.frontend.integer import IntegerFrontend
 from kwsdk.audio import to_pcm16
@@ -76,7 +76,7 @@ def frontend_check(data: Path, cfg: FeatureConfig, vad_cfg: VadConfig | None = N
     if not clips:
         raise FileNotFoundError(f"{data}: no .wav clips found")
     noise = load_noise(data, cfg.sample_rate)
-    ffe, ife = Frontend(cfg), IntegerFrontend(cfg, backend="python")
+    ffe, ife = Frontend(cfg), IntegerFrontend(cfg)
     fvad, ivad = FloatVad(vad_cfg, cfg), IntVad(vad_cfg, cfg)
     scale = np.float64(1 << ife.frac_bits)
     rng = np.random.default_rng(0)

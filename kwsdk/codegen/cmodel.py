@@ -10,7 +10,7 @@ from pathlib import Path
 import numpy as np
 
 from kwsdk.codegen.model import generate_model, linear_arrays, linear_ctypes, weight_layout
-from kwsdk.hostbuild import build_shared, load, write_sources
+from kwsdk.codegen.hostbuild import build_shared, load, write_sources
 from kwsdk.qmodel.act import ACT_TABLES
 from kwsdk.qmodel.linear import QLinear
 from kwsdk.qmodel.model import QuantModel
