@@ -147,7 +147,7 @@ class KwsdkC:
     name = "kwsdk device C"
 
     def __init__(self, run: Path, keyword: str, tmp: Path):
-        from kwsdk.daemon import KwsLibrary
+        from kwsdk.daemon.backends import KwsLibrary
         from kwsdk.export import export
         from kwsdk.qmodel.model import QuantModel
 

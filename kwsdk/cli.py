@@ -317,7 +317,8 @@ def cmd_report(args) -> int:
 
 def cmd_daemon(args) -> int:
     from kwsdk.config import ConfigError
-    from kwsdk.daemon import list_devices, run
+    from kwsdk.daemon import run
+    from kwsdk.daemon.sources import list_devices
     from kwsdk.detector import check_refractory
 
     if args.list_devices:

@@ -17,6 +17,7 @@ from kwsdk.config import feature_preset
 from kwsdk.codegen.cfrontend import CFrontend, HostIntegerFrontend, build_driver
 from kwsdk.frontend.integer import IntegerFrontend
 
+C_DIR = Path(__file__).parent / "c"  # C test drivers
 SAMPLE_DIR = Path(kwsdk.__file__).parent / "sample_data" / "speech_commands_sample"
 DEV_DATA = Path(__file__).resolve().parents[1].parent / "shared" / "data" / "speech_commands_dev"
 

@@ -11,7 +11,8 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
-RUNTIME = ["kwsdk.daemon", "kwsdk.detector", "kwsdk.pipeline", "kwsdk.audio", "kwsdk.audiocache", "kwsdk.streams",
+RUNTIME = ["kwsdk.daemon", "kwsdk.daemon.backends", "kwsdk.daemon.sources", "kwsdk.daemon.subscribers",
+           "kwsdk.detector", "kwsdk.pipeline", "kwsdk.audio", "kwsdk.audiocache", "kwsdk.streams",
            "kwsdk.shipped", "kwsdk.fixedpoint", "kwsdk.config",
            "kwsdk.fetch", "kwsdk.negatives", "kwsdk.data", "kwsdk.tflite.runtime", "kwsdk.frontend.integer",
            "kwsdk.frontend.features", "kwsdk.frontend.vad", "kwsdk.qmodel.model", "kwsdk.qmodel.rnn",
@@ -29,7 +30,7 @@ class Block:
 sys.meta_path.insert(0, Block())
 for m in {modules!r}:
     importlib.import_module(m)
-from kwsdk.daemon import load_model  # both backends: the library and the .tflite one
+from kwsdk.daemon.backends import load_model  # both backends: the library and the .tflite one
 print("PASS")
 """
 

@@ -72,7 +72,7 @@ def test_events_equal_reference_without_torch(words, exported, qrun, tmp_path):
 def test_frame_posteriors_equal_reference(exported, qrun, tmp_path):
     """Every frame's posteriors read from the library (what benchmarks score)
     are the integer reference's, and the stream's events still come after."""
-    from kwsdk.daemon import KwsLibrary
+    from kwsdk.daemon.backends import KwsLibrary
 
     _, pcm = _stream(tmp_path, True)
     lib = KwsLibrary(exported)
@@ -159,7 +159,8 @@ def test_microphone_loss_and_overrun_with_an_injected_source(exported, qrun, tmp
     """A live source that drops out, fails to reopen once, then overruns: the
     daemon reconnects (counted), resets the pipeline at each gap and keeps
     event times on the stream's clock."""
-    from kwsdk.daemon import Overrun, Reconnecting, run
+    from kwsdk.daemon import run
+    from kwsdk.daemon.sources import Overrun, Reconnecting
 
     _, pcm = _stream(tmp_path, True)
     segments = np.array_split(pcm, 3)

@@ -6,6 +6,7 @@ import pytest
 
 from kwsdk.config import DetectorConfig
 from kwsdk.detector import Detector, IntDetector, calibrate_clip_floor, clip_decision, detect, smooth
+from tests.conftest import C_DIR
 
 CATS = ["yes", "no", "_unknown_", "_silence_"]
 
@@ -76,7 +77,7 @@ def test_clip_floor_calibration():
     assert calibrate_clip_floor(clips, CATS, det, np.array([0, 0, 0, 0])) == 0.2
 
 
-C_DRIVER = Path(__file__).parent / "c" / "kws_detector_test.c"
+C_DRIVER = C_DIR / "kws_detector_test.c"
 
 
 def run_c_detector(cats, det: DetectorConfig, post, gate, tmp_path, sanitize=False) -> list[tuple]:

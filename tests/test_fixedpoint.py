@@ -115,3 +115,65 @@ def test_rshift_round_u64_left_shift():
     got = rshift_round_u64(np.array(vals, np.uint64), -3)
     np.testing.assert_array_equal(got, np.array([rshift_round_u64(v, -3) for v in vals], np.uint64))
     assert [rshift_round_u64(v, -3) for v in vals] == [v * 8 for v in vals]
+
+
+def _fixedpoint_cases(rng: np.random.Generator) -> tuple[list[tuple[int, int, int, int]], list[int]]:
+    """(op, a, b, s) records for tests/c/kws_fixedpoint_test.c, each inside
+    its helper's documented input range, with the scalar reference's result."""
+    fp = kwsdk.fixedpoint
+    cases: list[tuple[int, int, int, int]] = []
+    edges64 = [-(2**63), -(2**62), -(2**31) - 1, -(2**31), -32769, -32768, -1, 0, 1, 32767, 32768, 2**31 - 1,
+               2**31, 2**62 - 1, 2**63 - 1]
+    rand64 = [int(v) for v in rng.integers(-(2**63), 2**63 - 1, 300, dtype=np.int64)]
+    rand32 = [int(v) for v in rng.integers(-(2**31), 2**31, 300, dtype=np.int64)]
+    for s in range(-8, 63):  # left shifts of values that stay in range; rounding right shifts
+        for a in [0, 1, -1, 3, -3, 2**40 + 1, -(2**40) - 1] + [int(v) >> 12 for v in rand64[:20]]:
+            if abs(a) < 2**61 and (s > 0 or abs(a) < 2**(54 + s)):
+                cases.append((0, a, 0, s))
+    for s in list(range(-4, 70)):
+        for a in [0, 1, 2**63, 2**64 - 1, 2**40 + 2**39] + [int(v) & (2**64 - 1) for v in rand64[:10]]:
+            if s > 0 or a < 2**(60 + s):
+                cases.append((1, a, 0, s))
+    for op in (2, 3, 5):
+        cases += [(op, a, 0, 0) for a in edges64 + rand64]
+    cases += [(4, a, 0, 0) for a in [-(2**31), -32769, -32768, 0, 32767, 32768, 2**31 - 1] + rand32]
+    for mult, shift in [fp.quantize_multiplier(x) for x in (0.75, 1e-3, 3.9, 1234.5)] + [(32767, 40), (-20000, 10)]:
+        cases += [(6, a, mult, shift) for a in [0, 1, -1, 2**46, -(2**46)] + [int(v) >> 18 for v in rand64[:40]]]
+    u64 = [0, 1, 2, 3, 4, 2**32 - 1, 2**32, 2**63, 2**64 - 1] + [int(v) & (2**64 - 1) for v in rand64]
+    cases += [(7, a, 0, 0) for a in u64] + [(8, a & (2**32 - 1), 0, 0) for a in u64] + [(9, a, 0, 0) for a in u64]
+    pairs = [(a, b) for a in [-(2**31), -1, 0, 1, 2**31 - 1] for b in [-(2**31), -1, 0, 1, 2**31 - 1]]
+    cases += [(10, a, b, 0) for a, b in pairs + list(zip(rand32, rand32[::-1]))]
+    q15 = [0, 1, 16384, 32767] + [int(v) for v in rng.integers(0, 32768, 200)]
+    s31 = [-(2**30), -1, 0, 1, 2**30 - 1] + [int(v) for v in rng.integers(-(2**30), 2**30, 200)]
+    cases += [(11, a, b, 0) for a in q15[:4] for b in s31[:5]] + [(11, a, b, 0) for a, b in zip(q15, s31)]
+
+    def ref(op: int, a: int, b: int, s: int) -> int:
+        r = [lambda: fp.rshift_round(a, s), lambda: fp.rshift_round_u64(a, s), lambda: fp.saturate(a, 16),
+             lambda: fp.saturate(a, 32), lambda: fp.saturate(a, 16), lambda: fp.saturate(a, 31),
+             lambda: fp.mul_by_multiplier(a, b, s), lambda: fp.bit_length_u64(a), lambda: fp.bit_length_u64(a),
+             lambda: fp.isqrt_u64(a), lambda: fp.mulhi_s32(a, b), lambda: fp.rshift_round(a * b, 15)][op]()
+        return (int(r) + 2**63) % 2**64 - 2**63  # unsigned results as the C writes them: their 64 bits
+
+    return cases, [ref(*c) for c in cases]
+
+
+@pytest.mark.parametrize("sanitize", [False, True], ids=["O2", "asan-ubsan"])
+def test_c_fixedpoint_header_equals_python(sanitize, tmp_path):
+    """The generated kws_fixedpoint.h on this host, helper by helper, against
+    kwsdk.fixedpoint's scalar (Python int) reference: bit-exact."""
+    from kwsdk.codegen.frontend import generate_frontend
+    from kwsdk.codegen.hostbuild import build_executable, run_passing, write_sources
+    from kwsdk.config import feature_preset
+    from tests.conftest import C_DIR
+
+    header = {"kws_fixedpoint.h": generate_frontend(feature_preset("default"))["kws_fixedpoint.h"]}
+    exe = build_executable(write_sources(header, tmp_path / "src") + [C_DIR / "kws_fixedpoint_test.c"],
+                           tmp_path / "fp", sanitize=sanitize)
+    cases, want = _fixedpoint_cases(np.random.default_rng(5))
+    rows = [[op, a - 2**64 if a >= 2**63 else a, b, s] for op, a, b, s in cases]  # u64 inputs as their bits
+    (tmp_path / "in.bin").write_bytes(np.array(rows, "<i8").tobytes())
+    run_passing([str(exe), str(tmp_path / "in.bin"), str(tmp_path / "out.bin")], "kws_fixedpoint.h", 60)
+    got = np.frombuffer((tmp_path / "out.bin").read_bytes(), "<i8")
+    assert len(got) == len(cases) > 3000 and {c[0] for c in cases} == set(range(12))
+    bad = [(cases[i], int(got[i]), want[i]) for i in np.flatnonzero(got != np.array(want, np.int64))]
+    assert not bad, bad[:5]

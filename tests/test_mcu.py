@@ -17,6 +17,7 @@ from kwsdk.export import library_sources
 from kwsdk.codegen.hostbuild import run_passing, write_sources
 from kwsdk.mcu import CPUS, build_firmware, qemu_command, support_dir
 from kwsdk.pipeline import PipelineOptions
+from tests.conftest import C_DIR
 from tests.helpers import kwsdk, verify_json
 
 # Every test here builds firmware and runs it under QEMU, or trains a model: the full tier only.
@@ -120,27 +121,22 @@ def test_frontend_driver_equals_reference(cpu, defines, frontend_configs, signal
 # it as 0) and an unaligned word load (a fault on ARMv6-M).
 @pytest.mark.parametrize("cpu, address", [("cortex-m0plus", "0x20000001u"), ("cortex-m4", "0xF0000000u")])
 def test_fault_is_a_failure(cpu, address, tmp_path):
-    # Through a volatile pointer, so that the compiler emits one word load.
-    elf = _main_firmware(tmp_path, cpu, "fault", f"int main(void);\nint main(void)\n{{\n    volatile int *volatile p = "
-                         f"(volatile int *){address};\n    return *p;\n}}\n")
+    elf = _main_firmware(tmp_path, cpu, "mcu_fault", [f"FAULT_ADDRESS={address}"])
     p = subprocess.run(["timeout", "60", *qemu_command(cpu, elf, [])], capture_output=True, text=True)
     assert p.returncode != 0 and "FAULT" in p.stdout + p.stderr and "PASS" not in p.stdout
 
 
-def _main_firmware(tmp_path, cpu: str, name: str, body: str):
-    """A firmware whose whole program is `body` (C defining main)."""
-    src = tmp_path / f"{name}.c"
-    src.write_text(body)
-    return build_firmware([src], tmp_path / f"{name}.elf", cpu)
+def _main_firmware(tmp_path, cpu: str, name: str, defines=()):
+    """A firmware whose whole program is tests/c/NAME.c (C defining main)."""
+    return build_firmware([C_DIR / f"{name}.c"], tmp_path / f"{name}.elf", cpu, defines=defines)
 
 
 def test_ram_overflow_is_a_link_error(tmp_path):
     """.data + .bss + the heap and stack reserves must fit the board's RAM:
     the link refuses, naming the sizes (the micro:bit has 16 KB)."""
-    body = "static volatile char big[{n}];\nint main(void);\nint main(void)\n{{\n    big[0] = 0;\n    return big[0];\n}}\n"
-    _main_firmware(tmp_path, "cortex-m0plus", "fits", body.format(n=12000))
+    _main_firmware(tmp_path, "cortex-m0plus", "mcu_ram", ["BIG_BYTES=12000"])
     with pytest.raises(ConfigError, match="RAM") as e:
-        _main_firmware(tmp_path, "cortex-m0plus", "big", body.format(n=15000))
+        _main_firmware(tmp_path, "cortex-m0plus", "mcu_ram", ["BIG_BYTES=15000"])
     m = re.search(r"needs ([\d,]+) B of RAM but microbit.ld has 16,384 B: \.data \+ \.bss ([\d,]+) \(\.data ([\d,]+), "
                   r"\.bss ([\d,]+)\) \+ heap 1,024 \+ stack reserve 2,048 B \(([\d,]+) B over;", str(e.value))
     assert m, str(e.value)
@@ -154,35 +150,7 @@ def test_heap_stops_at_the_stack_reserve(cpu, tmp_path):
     """malloc takes memory up to the bottom of the stack's reserve, then
     returns NULL instead of growing into the stack (newlib's own _sbrk only
     checks against the current stack pointer)."""
-    body = """#include <stdint.h>
-#include <stdio.h>
-#include <stdlib.h>
-extern char __stack_limit[];
-int main(void);
-int main(void)
-{
-    void **head = NULL;
-    uintptr_t top = 0;
-    unsigned n = 0;
-    for (void **p; (p = malloc(64)) != NULL; n++) {
-        *p = head;
-        head = p;
-        top = (uintptr_t)p + 64u > top ? (uintptr_t)p + 64u : top;
-    }
-    while (head != NULL) {
-        void **next = *head;
-        free(head);
-        head = next;
-    }
-    uintptr_t limit = (uintptr_t)__stack_limit;
-    if (n == 0u || top > limit || limit - top > 256u) {
-        return 1;
-    }
-    printf("PASS blocks=%u\\n", n);
-    return 0;
-}
-"""
-    elf = _main_firmware(tmp_path, cpu, "heap", body)
+    elf = _main_firmware(tmp_path, cpu, "mcu_heap")
     out = run_passing(qemu_command(cpu, elf, []), "heap", 60).stdout
     assert int(re.search(r"PASS blocks=(\d+)", out).group(1)) > (10 if cpu == "cortex-m0plus" else 50_000)
 
@@ -193,24 +161,7 @@ def test_stack_beyond_its_reserve_is_a_failure(cpu, frame, ok, tmp_path):
     """The startup code paints the stack's reserve (2,048 B) and checks at exit:
     a run whose stack reached the reserve's bottom guard fails, even though
     main printed PASS and returned 0; one inside it passes and reports its peak."""
-    body = f"""#include <stdio.h>
-int main(void);
-__attribute__((noinline)) static int fill(void)
-{{
-    volatile char buf[{frame}];
-    for (unsigned i = 0; i < sizeof(buf); i++) {{
-        buf[i] = (char)i;
-    }}
-    return buf[7] - 7;
-}}
-int main(void)
-{{
-    int r = fill();
-    printf("PASS\\n");
-    return r;
-}}
-"""
-    elf = _main_firmware(tmp_path, cpu, "stack", body)
+    elf = _main_firmware(tmp_path, cpu, "mcu_stack", [f"FRAME_BYTES={frame}"])
     p = subprocess.run(["timeout", "60", *qemu_command(cpu, elf, [])], capture_output=True, text=True)
     peak = int(re.search(r"peak=(\d+) reserve=2048", p.stdout + p.stderr).group(1))
     assert peak >= frame
@@ -225,20 +176,8 @@ def test_longest_command_line_reaches_main(tmp_path):
     counts the terminating NUL in the buffer's size)."""
     from kwsdk.mcu import CMDLINE_MAX
 
-    body = """#include <stdio.h>
-#include <string.h>
-int main(int argc, char **argv);
-int main(int argc, char **argv)
-{
-    if (argc != 2 || strlen(argv[1]) != %du) {
-        return 1;
-    }
-    printf("PASS\\n");
-    return 0;
-}
-"""
-    arg = "a" * (CMDLINE_MAX - len("args.elf "))
-    elf = _main_firmware(tmp_path, "cortex-m0plus", "args", body % len(arg))
+    arg = "a" * (CMDLINE_MAX - len("mcu_cmdline.elf "))
+    elf = _main_firmware(tmp_path, "cortex-m0plus", "mcu_cmdline", [f"ARG_LEN={len(arg)}u"])
     run_passing(qemu_command("cortex-m0plus", elf, [arg]), "command line", 60)
 
 
@@ -362,47 +301,6 @@ def test_dsp_and_portable_paths_are_bit_identical(defines, wide, qrun, sample_cl
     assert np.abs(out["posteriors"]).sum() > 0
 
 
-# Reads int32 triples (op, a, b) from IN and writes one int32 per triple to
-# OUT: op 0-2 kws_act_q15(op, a), 3 kws_mul_round_q15_s31(a, b), 4
-# kws_sat_s16_s32(a), 5 kws_mulhi_s32(a, b), 6 kws_mulhi_sub_s32(0, a, b), 7
-# kws_mulhi_halves_s32(a, b) (what ARMv6-M uses for 5 and 6, on every core).
-HELPERS_DRIVER = r"""
-#include <stdio.h>
-
-#include "kws_act_q15.h"
-#include "kws_fixedpoint.h"
-
-int main(int argc, char **argv)
-{
-    FILE *in = argc == 3 ? fopen(argv[1], "rb") : NULL;
-    FILE *out = argc == 3 ? fopen(argv[2], "wb") : NULL;
-    static int32_t v[3 * 256], y[256]; /* 4 KB: the micro:bit has 16 KB of RAM */
-    size_t got;
-    if (!in || !out) {
-        return 1;
-    }
-    while ((got = fread(v, 3 * sizeof(int32_t), 256, in)) > 0u) {
-        for (size_t k = 0; k < got; k++) {
-            int32_t op = v[3 * k], a = v[3 * k + 1], b = v[3 * k + 2];
-            y[k] = op < 3    ? kws_act_q15(op, a)
-                   : op == 3 ? kws_mul_round_q15_s31(a, b)
-                   : op == 4 ? kws_sat_s16_s32(a)
-                   : op == 5 ? kws_mulhi_s32(a, b)
-                   : op == 6 ? kws_mulhi_sub_s32(0, a, b)
-                             : kws_mulhi_halves_s32(a, b);
-        }
-        fwrite(y, sizeof(int32_t), got, out);
-    }
-    fclose(in);
-    if (fclose(out) != 0) {
-        return 1;
-    }
-    printf("PASS\n");
-    return 0;
-}
-"""
-
-
 @pytest.mark.parametrize("cpu, defines", [("cortex-m4", ()), ("cortex-m4", ("KWS_NO_DSP",)), ("cortex-m3", ()),
                                           ("cortex-m0plus", ())], ids=["m4-dsp", "m4-portable", "m3", "m0plus"])
 def test_cell_helpers_equal_reference(cpu, defines, qrun, tmp_path):
@@ -434,72 +332,12 @@ def test_cell_helpers_equal_reference(cpu, defines, qrun, tmp_path):
         ops.append(np.full(len(ma), op)), a.append(ma), b.append(mb), want.append(ref)
     vec = np.stack([np.concatenate(ops), np.concatenate(a), np.concatenate(b)], axis=1).astype("<i4")
     files, _ = library_sources(qrun, PipelineOptions(), cpu=cpu)
-    files["kws_main.c"] = HELPERS_DRIVER
+    files["kws_main.c"] = (C_DIR / "mcu_fixedpoint_test.c").read_text()
     elf = build_firmware(write_sources(files, tmp_path / "src"), tmp_path / "helpers.elf", cpu, defines=defines)
     (tmp_path / "in.bin").write_bytes(vec.tobytes())
     run_passing(qemu_command(cpu, elf, [str(tmp_path / "in.bin"), str(tmp_path / "out.bin")]), "helpers", 300)
     got = np.frombuffer((tmp_path / "out.bin").read_bytes(), "<i4")
     np.testing.assert_array_equal(got, np.concatenate(want))
-
-
-# Reads matrices and inputs from IN and writes kws_linear_s8's outputs to OUT.
-# Per case, int32s: rows, cols, then for each pointer of kws_linear_t (w, mult,
-# shift, bias, mult_offset) a count (-1: NULL) and that many values, then x.
-LINEAR_DRIVER = r"""
-#include <stdio.h>
-
-#include "kws_model.h"
-
-static int read_array(FILE *in, int32_t *v, size_t cap, int32_t *n)
-{
-    return fread(n, sizeof(int32_t), 1, in) == 1u && (*n < 0 || (size_t)*n <= cap) &&
-           (*n < 0 || fread(v, sizeof(int32_t), (size_t)*n, in) == (size_t)*n);
-}
-
-int main(int argc, char **argv)
-{
-    static int32_t a[5][4096], x32[512], y[512];
-    static int8_t shift[512];
-    static union {
-        uint32_t align; /* the wide kernel loads x with LDRD */
-        int16_t v[512];
-    } x;
-    FILE *in = argc == 3 ? fopen(argv[1], "rb") : NULL;
-    FILE *out = argc == 3 ? fopen(argv[2], "wb") : NULL;
-    int32_t shape[2], n[5];
-    if (!in || !out) {
-        return 1;
-    }
-    while (fread(shape, sizeof(int32_t), 2, in) == 2u) {
-        for (int f = 0; f < 5; f++) {
-            if (!read_array(in, a[f], 4096u, &n[f])) {
-                return 1;
-            }
-        }
-        if (shape[0] > 512 || shape[1] > 512 || n[2] > 512 ||
-            fread(x32, sizeof(int32_t), (size_t)shape[1], in) != (size_t)shape[1]) {
-            return 1;
-        }
-        for (int32_t k = 0; k < n[2]; k++) {
-            shift[k] = (int8_t)a[2][k];
-        }
-        for (int32_t k = 0; k < shape[1]; k++) {
-            x.v[k] = (int16_t)x32[k];
-        }
-        const kws_linear_t l = {(const void *)a[0], n[1] < 0 ? NULL : a[1], n[2] < 0 ? NULL : shift,
-                                n[3] < 0 ? NULL : a[3], n[4] < 0 ? NULL : a[4], (uint16_t)shape[0],
-                                (uint16_t)shape[1]};
-        kws_linear_s8(&l, x.v, y);
-        fwrite(y, sizeof(int32_t), (size_t)shape[0], out);
-    }
-    fclose(in);
-    if (fclose(out) != 0) {
-        return 1;
-    }
-    printf("PASS\n");
-    return 0;
-}
-"""
 
 
 @pytest.mark.parametrize("wide", [False, True], ids=["int8", "wide"])
@@ -526,49 +364,11 @@ def test_linear_kernel_equals_reference(defines, wide, qrun, tmp_path):
     # uint32 weight words and int32 values alike: their low 32 bits
     (tmp_path / "in.bin").write_bytes((np.concatenate(stream).astype(np.int64) & 0xFFFFFFFF).astype("<u4").tobytes())
     files, _ = library_sources(qrun, PipelineOptions(), cpu="cortex-m4", wide=wide)
-    files["kws_main.c"] = LINEAR_DRIVER
+    files["kws_main.c"] = (C_DIR / "mcu_linear_test.c").read_text()
     elf = build_firmware(write_sources(files, tmp_path / "src"), tmp_path / "linear.elf", "cortex-m4",
                          defines=defines)
     run_passing(qemu_command("cortex-m4", elf, [str(tmp_path / "in.bin"), str(tmp_path / "out.bin")]), "linear", 300)
     np.testing.assert_array_equal(np.frombuffer((tmp_path / "out.bin").read_bytes(), "<i4"), np.concatenate(want))
-
-
-# Steps two models on the same features, one from a 4-byte aligned copy and one
-# from an address 2 bytes past it; their posteriors must agree.
-MISALIGNED_DRIVER = r"""
-#include <stdio.h>
-#include <string.h>
-
-#include "kws_model.h"
-
-static union {
-    uint32_t align;
-    int16_t v[KWS_MODEL_N_FEATURES + 2];
-} buf;
-
-int main(void)
-{
-    static kws_model_t a, b;
-    int16_t pa[KWS_N_CLASSES], pb[KWS_N_CLASSES];
-    uint32_t seed = 1u;
-    kws_model_reset(&a);
-    kws_model_reset(&b);
-    for (int t = 0; t < 30; t++) {
-        for (int k = 0; k < KWS_MODEL_N_FEATURES; k++) {
-            seed = seed * 1664525u + 1013904223u;
-            buf.v[k] = (int16_t)(seed >> 20);
-        }
-        kws_model_step(&a, buf.v, pa);
-        memmove(&buf.v[1], buf.v, KWS_MODEL_N_FEATURES * sizeof(int16_t));
-        kws_model_step(&b, &buf.v[1], pb);
-        if (memcmp(pa, pb, sizeof(pa)) != 0) {
-            return 1;
-        }
-    }
-    printf("PASS\n");
-    return 0;
-}
-"""
 
 
 def test_wide_weights_accept_misaligned_features(qrun, tmp_path):
@@ -577,7 +377,7 @@ def test_wide_weights_accept_misaligned_features(qrun, tmp_path):
     features first (on the emulated M4, which enforces the alignment)."""
 
     files, _ = library_sources(qrun, PipelineOptions(), cpu="cortex-m4", wide=True)
-    files["kws_main.c"] = MISALIGNED_DRIVER
+    files["kws_main.c"] = (C_DIR / "mcu_misaligned_test.c").read_text()
     elf = build_firmware(write_sources(files, tmp_path / "src"), tmp_path / "misaligned.elf", "cortex-m4")
     run_passing(qemu_command("cortex-m4", elf, []), "misaligned features", 120)
 

@@ -32,7 +32,8 @@ def test_verify_host(qrun, extra):
     r = verify_json(qrun, *extra)
     assert r["c_mismatches"] == 0 and r["events_identical"]
     assert r["n_events"] > 3  # the detector really fired
-    assert r["agreement"] >= 0.9 and 0 <= r["accuracy_device"] <= 1
+    # Accuracies can differ only on the clips where the decisions differ.
+    assert r["agreement"] >= 0.9 and abs(r["accuracy_device"] - r["accuracy_float"]) <= 1 - r["agreement"] + 1e-9
 
 
 def test_verify_under_sanitizers(qrun):

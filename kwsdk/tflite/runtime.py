@@ -142,7 +142,7 @@ class TfliteStep:
 class TfliteDetector:
     """The daemon's backend for a .tflite model: kwsdk's integer frontend,
     VAD and detector (Python reference) around the model in a TFLite runtime,
-    with the interface of kwsdk.daemon.KwsLibrary."""
+    with the interface of kwsdk.daemon.backends.KwsLibrary."""
 
     def __init__(self, path: Path, runtime: str = "litert"):
         from kwsdk.config import ConfigError, DetectorConfig, FeatureConfig, VadConfig
