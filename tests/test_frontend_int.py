@@ -95,6 +95,24 @@ def test_compute_is_analyze_scaled(int_frontends, fe_name, signals):
     np.testing.assert_array_equal(got, want)
 
 
+def test_host_frontend_without_a_compiler_uses_the_reference(int_frontends, signals, monkeypatch):
+    """No C build (no compiler): one warning, then the Python reference's features."""
+    import kwsdk.codegen.cfrontend as cfrontend
+    from kwsdk.codegen.hostbuild import BuildError
+
+    def no_compiler(*a, **k):
+        raise BuildError("cc: not found")
+
+    monkeypatch.setattr(cfrontend, "host_frontend", no_compiler)
+    cfg = int_frontends["default"].cfg
+    fe = HostIntegerFrontend(cfg)
+    audio = signals["speech"][:8000] / np.float32(32768)
+    with pytest.warns(UserWarning, match="no host C build"):
+        got = fe.compute(audio)
+    np.testing.assert_array_equal(got, IntegerFrontend(cfg).compute(audio))
+    np.testing.assert_array_equal(fe.compute(audio), got)  # no second attempt, no second warning
+
+
 def test_process_in_chunks_equals_compute(int_frontends, fe_name, signals):
     fe = HostIntegerFrontend(int_frontends[fe_name].cfg)  # own instance: process() keeps state
     audio = np.concatenate([signals["speech"][:12000], signals["clipped"][:5000]]) / np.float32(32768)
