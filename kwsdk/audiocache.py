@@ -15,6 +15,7 @@ partial write is never read. Device-safe: no torch.
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import multiprocessing
@@ -106,10 +107,11 @@ def decode_files(root: Path, jobs: list[tuple[str, float]], sample_rate: int, pr
             key.update(b"unreadable\n")  # decoding will report the reason
     base = Path(cache_dir) / f"audio-{key.hexdigest()[:24]}"
     index, pcm = base.with_suffix(".json"), base.with_suffix(".pcm")
-    results = _load(index, pcm, [rel for rel, _ in jobs])
+    rels = [rel for rel, _ in jobs]
+    results = _load(index, pcm, rels)
     if results is None:
         _write(index, pcm, _decode_all(root, jobs, sample_rate, progress, workers))
-        results = _load(index, pcm, [rel for rel, _ in jobs])
+        results = _load(index, pcm, rels)
         if results is None:
             raise OSError(f"{index}: the cache just written cannot be read back")
     return results
@@ -122,20 +124,14 @@ def _decode_all(root: Path, jobs: list[tuple[str, float]], sample_rate: int, pro
         workers = len(os.sched_getaffinity(0)) if len(jobs) >= PARALLEL_MIN_FILES else 1
     chunks = [[(str(root), rel, m, sample_rate) for rel, m in jobs[i : i + CHUNK_FILES]]
               for i in range(0, len(jobs), CHUNK_FILES)]
-    bar = progress_bar(total=len(jobs), enabled=progress, desc="decoding", unit="file")
-    with bar:
-        if workers <= 1:
-            done = map(_decode_chunk, chunks)
-            for part in done:
-                bar.update(len(part))
-                yield from part
-            return
-        # fork: spawn would re-run the caller's main script. The workers only
-        # use libsndfile and numpy, so torch's threads in the parent are harmless.
-        with ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) as pool:
-            for part in pool.map(_decode_chunk, chunks):
-                bar.update(len(part))
-                yield from part
+    # fork: spawn would re-run the caller's main script. The workers only
+    # use libsndfile and numpy, so torch's threads in the parent are harmless.
+    pool = ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("fork")) if workers > 1 else None
+    with progress_bar(total=len(jobs), enabled=progress, desc="decoding", unit="file") as bar, \
+            pool or contextlib.nullcontext():
+        for part in (pool.map if pool else map)(_decode_chunk, chunks):
+            bar.update(len(part))
+            yield from part
 
 
 def _decode_chunk(chunk: list[tuple[str, str, float, int]]) -> list[tuple[str, np.ndarray | str]]:
@@ -165,8 +161,8 @@ def _write(index: Path, pcm: Path, results: Iterator[tuple[str, np.ndarray | str
                 offsets.append(offsets[-1] + (0 if isinstance(r, str) else len(r)))
 
     atomic_write(pcm, write)
-    atomic_write_text(index, json.dumps({"version": CACHE_VERSION, "samples": pcm.name, "paths": paths,
-                                         "errors": errors, "offsets": offsets}))
+    atomic_write_text(index, json.dumps({"version": CACHE_VERSION, "paths": paths, "errors": errors,
+                                         "offsets": offsets}))
 
 
 def _load(index: Path, pcm: Path, rels: list[str]) -> dict[str, Result] | None:
