@@ -29,7 +29,7 @@ import torch
 from _common import add_data_arg, print_table
 from kwsdk.config import ConfigError, RunConfig
 from kwsdk.data import DataError
-from kwsdk.frontend import make_frontend
+from kwsdk.codegen.cfrontend import make_frontend
 from kwsdk.fileio import default_cache_dir
 from kwsdk.models import build_model
 from kwsdk.train import auto_threads, make_loss, make_optimizer, prefetch, prepare_data, train_step

@@ -26,7 +26,7 @@ from kwsdk.audio import write_wav
 from kwsdk.detector import Event, detect
 from kwsdk.evaluate import load_run_and_split, stream_builder, stream_posteriors
 from kwsdk.export import device_detector
-from kwsdk.frontend import make_frontend
+from kwsdk.codegen.cfrontend import make_frontend
 from kwsdk.metrics import score_events
 from kwsdk.streams import stream_chunks
 

@@ -119,7 +119,7 @@ class KwsdkFloat:
         import torch
 
         from kwsdk.detector import detector_config
-        from kwsdk.frontend import make_frontend
+        from kwsdk.codegen.cfrontend import make_frontend
         from kwsdk.models import load_model
 
         torch.set_num_threads(1)

@@ -12,7 +12,7 @@ from kwsdk.config import AugmentConfig, ConfigError, DetectorConfig, RunConfig, 
 from kwsdk.data import UNKNOWN, clip_length, load_dataset
 from kwsdk.detector import clip_decisions, detect, detector_config, save_detector
 from kwsdk.fileio import atomic_write
-from kwsdk.frontend import make_frontend
+from kwsdk.codegen.cfrontend import make_frontend
 from kwsdk.frontend.features import cached_features
 from kwsdk.metrics import clip_metrics, score_events
 from kwsdk.models import KWSModel, load_model

@@ -41,7 +41,7 @@ from kwsdk.config import ConfigError, RunConfig
 from kwsdk.data import Dataset, load_dataset
 from kwsdk.detector import calibrate_clip_floor, save_detector
 from kwsdk.evaluate import calibrate, clip_features, evaluate_clips, posteriors
-from kwsdk.frontend import make_frontend
+from kwsdk.codegen.cfrontend import make_frontend
 from kwsdk.frontend.features import Frontend
 from kwsdk.models import KWSModel, build_model, load_model
 from kwsdk.negatives import Negatives, load_negatives

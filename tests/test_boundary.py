@@ -68,8 +68,9 @@ def import_graph(root: Path) -> dict[str, set[str]]:
             if isinstance(node, ast.Import):
                 deps |= {module(a.name) for a in node.names if a.name.startswith("kwsdk")}
             elif isinstance(node, ast.ImportFrom) and node.level == 0 and (node.module or "").startswith("kwsdk"):
-                deps |= {f"{node.module}.{a.name}" if f"{node.module}.{a.name}" in mods else module(node.module)
-                         for a in node.names}
+                # `from pkg import sub` runs pkg's __init__ as well as sub
+                deps |= {module(node.module)} | {f"{node.module}.{a.name}" for a in node.names
+                                                 if f"{node.module}.{a.name}" in mods}
         graph[name] = deps - {name, None}
     return graph
 
@@ -118,3 +119,14 @@ def test_cycle_finder_finds_a_deferred_import_cycle(tmp_path: Path):
     (pkg / "sub" / "b.py").write_text("def f():\n    import kwsdk.c\n")
     (pkg / "c.py").write_text("from kwsdk import a\n")
     assert cycles(import_graph(pkg)) == [["kwsdk.a", "kwsdk.c", "kwsdk.sub.b"]]
+
+
+def test_cycle_finder_counts_a_package_init(tmp_path: Path):
+    """`from kwsdk.sub import e` runs kwsdk/sub/__init__.py: a cycle through it counts."""
+    pkg = tmp_path / "kwsdk"
+    (pkg / "sub").mkdir(parents=True)
+    (pkg / "__init__.py").write_text("")
+    (pkg / "sub" / "__init__.py").write_text("def f():\n    from kwsdk import d\n")
+    (pkg / "sub" / "e.py").write_text("")
+    (pkg / "d.py").write_text("from kwsdk.sub import e\n")
+    assert cycles(import_graph(pkg)) == [["kwsdk.d", "kwsdk.sub"]]

@@ -16,8 +16,9 @@ import numpy as np
 
 from kwsdk.codegen import render
 from kwsdk.codegen.frontend import generate_frontend
-from kwsdk.config import FeatureConfig, VadConfig
+from kwsdk.config import ConfigError, FeatureConfig, VadConfig
 from kwsdk.fileio import atomic_make_dir, default_cache_dir
+from kwsdk.frontend.features import Frontend
 from kwsdk.frontend.integer import IntegerFrontend, IntFrames
 from kwsdk.codegen.hostbuild import BuildError, build_executable, build_shared, load, run_passing, write_sources
 
@@ -195,6 +196,20 @@ class HostIntegerFrontend(IntegerFrontend):
                               "using the slower Python reference")
                 self._python = True
         return super().features_int(frames) if self._python else self._c.frames(frames)
+
+
+def make_frontend(cfg: FeatureConfig) -> Frontend:
+    """The frontend that training and evaluation use (cfg.frontend).
+
+    Both offer compute_batch / compute / process / reset with the same frame
+    layout and float features, so training on the device's integer features
+    is a configuration choice.
+    """
+    if cfg.frontend == "float":
+        return Frontend(cfg)
+    if cfg.frontend == "integer":
+        return HostIntegerFrontend(cfg)
+    raise ConfigError(f"features.frontend: unknown {cfg.frontend!r} (float, integer)")
 
 
 def build_driver(cfg: FeatureConfig, build_dir: Path, sanitize: bool = False,
